@@ -1,0 +1,1 @@
+"""toupy: resolution estimation for X-ray and electron imaging."""

@@ -1,0 +1,18 @@
+"""Resolution of images and volumes.
+
+Functional API (the numerical core) and the documented classes::
+
+    from toupy.resolution import fsc
+    res = fsc(half1, half2, pixel_size=28.6, unit='nm')
+    print(res.summary())
+
+The classes of the toupy API live in the submodules ``FSC``, ``FSCtools``,
+``MTF``, ``decorr`` and ``localres``.
+"""
+
+from ._correlation import fsc, ssnr
+from ._results import FSCResult, SSNRResult
+
+__version__ = "0.1.0"
+
+__all__ = ["fsc", "ssnr", "FSCResult", "SSNRResult", "__version__"]

@@ -1,0 +1,238 @@
+"""Compiled inner loops of the correlation engine, with pure-numpy twins.
+
+Three block-wise kernels, each exact on any sub-block of its input so that
+partial results add up (in memory now, out of core and on Dask later):
+
+``block_stats``
+    window-weighted sum, weight sum, min and max of a slab of real data.
+``window_into``
+    ``out = (x - mean) * profile * plane`` for one slab (fused, one pass).
+``shell_sums``
+    per-shell sums of ``w Re(F1 F2*)``, ``w Im(F1 F2*)``, ``w |F1|^2``,
+    ``w |F2|^2`` and ``w`` over one block of two spectra, the shell of each
+    voxel computed on the fly from per-axis scaled frequencies.
+
+Every array is seen in the slab view ``(n0, n1, n2)``: a 2-D image is a single
+slab of shape ``(1, nr, nc)``. The numba versions read each input once and run
+over rows in parallel with per-chunk partial sums (no atomics); the numpy
+versions are the readable reference and the fallback when numba is missing
+(set ``TOUPY_RESOLUTION_NO_NUMBA=1`` to force them).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ._shells import block_shell_index
+
+__all__ = ["HAVE_NUMBA", "block_stats", "window_into", "shell_sums", "N_SUMS"]
+
+#: rows of the ``shell_sums`` output: cross real, cross imaginary, power 1, power 2, count
+N_SUMS = 5
+
+try:  # numba is a hard dependency, but the numpy path must keep working without it
+    if os.environ.get("TOUPY_RESOLUTION_NO_NUMBA"):
+        raise ImportError
+    import numba
+    from numba import njit, prange
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - exercised only without numba
+    HAVE_NUMBA = False
+
+
+def _n_chunks(n_rows: int) -> int:
+    threads = numba.get_num_threads() if HAVE_NUMBA else 1
+    return max(1, min(n_rows, 4 * threads))
+
+
+# --------------------------------------------------------------------------- numpy
+def _block_stats_numpy(x, profile, plane):
+    weights = profile[:, None, None] * plane[None]
+    xf = x.astype(np.float64, copy=False)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (
+            float(np.sum(weights * xf)),
+            float(np.sum(weights)),
+            float(np.min(xf)),
+            float(np.max(xf)),
+        )
+
+
+def _window_into_numpy(x, mean, profile, plane, out):
+    np.subtract(x, mean, out=out, casting="unsafe")
+    out *= profile[:, None, None]
+    out *= plane[None]
+
+
+def _shell_sums_numpy(g1, g2, k0, k1, k2, wlast, n_bins):
+    index = block_shell_index([k0, k1, k2]).ravel()
+    weights = np.broadcast_to(wlast, g1.shape).ravel()
+    a = g1.ravel()
+    b = g2.ravel()
+    product = a * np.conj(b)
+    keep = index < n_bins
+    index = index[keep]
+    out = np.empty((N_SUMS, n_bins))
+    for row, values in enumerate(
+        (product.real, product.imag, np.abs(a) ** 2, np.abs(b) ** 2, np.ones(a.size))
+    ):
+        out[row] = np.bincount(
+            index, weights=(weights * values)[keep].astype(np.float64), minlength=n_bins
+        )[:n_bins]
+    return out
+
+
+# --------------------------------------------------------------------------- numba
+if HAVE_NUMBA:
+
+    @njit(parallel=True, cache=True)
+    def _block_stats_numba(x, profile, plane, partial):
+        n0, n1, n2 = x.shape
+        n_rows = n0 * n1
+        n_chunks = partial.shape[0]
+        for c in prange(n_chunks):
+            lo = c * n_rows // n_chunks
+            hi = (c + 1) * n_rows // n_chunks
+            weighted = 0.0
+            weight = 0.0
+            low = np.inf
+            high = -np.inf
+            for r in range(lo, hi):
+                i = r // n1
+                j = r - i * n1
+                p = profile[i]
+                row_weighted = 0.0
+                row_weight = 0.0
+                for k in range(n2):
+                    v = np.float64(x[i, j, k])
+                    w = p * plane[j, k]
+                    row_weighted += w * v
+                    row_weight += w
+                    low = min(low, v)
+                    high = max(high, v)
+                weighted += row_weighted
+                weight += row_weight
+            partial[c, 0] = weighted
+            partial[c, 1] = weight
+            partial[c, 2] = low
+            partial[c, 3] = high
+
+    @njit(parallel=True, cache=True)
+    def _window_into_numba(x, mean, profile, plane, out):
+        n0, n1, n2 = x.shape
+        n_rows = n0 * n1
+        for r in prange(n_rows):
+            i = r // n1
+            j = r - i * n1
+            p = profile[i]
+            for k in range(n2):
+                out[i, j, k] = (x[i, j, k] - mean) * (p * plane[j, k])
+
+    @njit(parallel=True, cache=True)
+    def _shell_sums_numba(g1, g2, k0sq, k1sq, k2sq, wlast, partial):
+        n0, n1, m = g1.shape
+        n_rows = n0 * n1
+        n_chunks = partial.shape[0]
+        n_bins = partial.shape[2]
+        for c in prange(n_chunks):
+            lo = c * n_rows // n_chunks
+            hi = (c + 1) * n_rows // n_chunks
+            acc = partial[c]
+            shell = np.empty(m, np.int64)
+            cross_re = np.empty(m)
+            cross_im = np.empty(m)
+            power1 = np.empty(m)
+            power2 = np.empty(m)
+            for r in range(lo, hi):
+                i = r // n1
+                j = r - i * n1
+                base = k0sq[i] + k1sq[j]
+                # step 1: vectorisable products and shell numbers for the row
+                for k in range(m):
+                    shell[k] = np.int64(np.rint(np.sqrt(base + k2sq[k])))
+                    a = g1[i, j, k]
+                    b = g2[i, j, k]
+                    ar = np.float64(a.real)
+                    ai = np.float64(a.imag)
+                    br = np.float64(b.real)
+                    bi = np.float64(b.imag)
+                    w = wlast[k]
+                    cross_re[k] = w * (ar * br + ai * bi)
+                    cross_im[k] = w * (ai * br - ar * bi)
+                    power1[k] = w * (ar * ar + ai * ai)
+                    power2[k] = w * (br * br + bi * bi)
+                # step 2: scatter into this chunk's partial sums
+                for k in range(m):
+                    s = shell[k]
+                    if s < n_bins:
+                        acc[0, s] += cross_re[k]
+                        acc[1, s] += cross_im[k]
+                        acc[2, s] += power1[k]
+                        acc[3, s] += power2[k]
+                        acc[4, s] += wlast[k]
+
+
+# --------------------------------------------------------------------------- dispatch
+def block_stats(x: np.ndarray, profile: np.ndarray, plane: np.ndarray, *, use_numba: bool = True):
+    """Weighted sum, weight sum, min and max of a real slab ``x`` (slab view).
+
+    ``profile`` is the window along axis 0 of the slab, ``plane`` the window
+    over the other axes. A NaN or inf anywhere makes the weighted sum non-finite.
+    """
+    if use_numba and HAVE_NUMBA:
+        partial = np.zeros((_n_chunks(x.shape[0] * x.shape[1]), 4))
+        _block_stats_numba(x, profile, plane, partial)
+        return (
+            float(partial[:, 0].sum()),
+            float(partial[:, 1].sum()),
+            float(partial[:, 2].min()),
+            float(partial[:, 3].max()),
+        )
+    return _block_stats_numpy(x, profile, plane)
+
+
+def window_into(x, mean, profile, plane, out, *, use_numba: bool = True) -> None:
+    """Write ``(x - mean) * profile[:, None, None] * plane`` into ``out``."""
+    if use_numba and HAVE_NUMBA and not np.iscomplexobj(out):
+        _window_into_numba(x, out.dtype.type(mean), profile, plane, out)
+    else:
+        _window_into_numpy(x, mean, profile, plane, out)
+
+
+def shell_sums(
+    g1: np.ndarray,
+    g2: np.ndarray,
+    axis_freqs: list[np.ndarray],
+    last_weights: np.ndarray,
+    n_bins: int,
+    *,
+    use_numba: bool = True,
+) -> np.ndarray:
+    """Per-shell sums over one block of two spectra.
+
+    Parameters
+    ----------
+    g1, g2 : ndarray, complex, shape ``(n0, n1, m)``
+        The block of both spectra (slab view).
+    axis_freqs : list of three 1-D arrays
+        Scaled frequencies (see :mod:`._shells`) of the block's bins per axis.
+    last_weights : ndarray, shape ``(m,)``
+        Hermitian weights of the block's last-axis bins (ones for a full FFT).
+    n_bins : int
+        Number of shells to accumulate; voxels of larger shells are skipped.
+
+    Returns
+    -------
+    ndarray, shape ``(5, n_bins)``, float64
+        Rows: ``Σ w Re(F1 F2*)``, ``Σ w Im(F1 F2*)``, ``Σ w |F1|²``,
+        ``Σ w |F2|²``, ``Σ w``.
+    """
+    k0, k1, k2 = axis_freqs
+    if use_numba and HAVE_NUMBA:
+        partial = np.zeros((_n_chunks(g1.shape[0] * g1.shape[1]), N_SUMS, n_bins))
+        _shell_sums_numba(g1, g2, k0**2, k1**2, k2**2, last_weights, partial)
+        return partial.sum(axis=0)
+    return _shell_sums_numpy(g1, g2, k0, k1, k2, last_weights, n_bins)

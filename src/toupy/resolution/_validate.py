@@ -1,0 +1,89 @@
+"""Small shared validators: each raises an error that names the parameter."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "as_image",
+    "check_pair",
+    "check_pixel_size",
+    "check_nonnegative_int",
+    "check_positive_int",
+    "work_dtype",
+]
+
+
+def as_image(image, name: str, *, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
+    """Return ``image`` as an ndarray without copying; check type and ndim.
+
+    Lists and tuples of numbers are accepted and converted; other objects
+    without a numeric ``dtype`` raise ``TypeError``.
+    """
+    if isinstance(image, np.ndarray):
+        array = image
+    elif isinstance(image, (list, tuple)):
+        array = np.asarray(image)
+    elif hasattr(image, "__array__") and hasattr(image, "shape") and hasattr(image, "dtype"):
+        array = np.asarray(image)
+    else:
+        raise TypeError(f"{name} must be a numpy array; got {type(image).__name__}")
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must hold real or complex numbers; got dtype {array.dtype}")
+    if array.ndim not in ndims:
+        allowed = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(f"{name} must be {allowed}; got a {array.ndim}-D array of shape {array.shape}")
+    if min(array.shape) < 2:
+        raise ValueError(f"{name} must be at least 2 pixels along every axis; got shape {array.shape}")
+    return array
+
+
+def check_pair(img1, img2, *, ndims: tuple[int, ...] = (2, 3), names=("img1", "img2")):
+    """Validate two images of the same shape; return them as arrays."""
+    a = as_image(img1, names[0], ndims=ndims)
+    b = as_image(img2, names[1], ndims=ndims)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape; got {a.shape} and {b.shape}"
+        )
+    return a, b
+
+
+def check_pixel_size(pixel_size) -> float:
+    """A finite positive number."""
+    if isinstance(pixel_size, bool) or not isinstance(pixel_size, numbers.Real):
+        raise ValueError(f"pixel_size must be a positive number; got {pixel_size!r}")
+    value = float(pixel_size)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"pixel_size must be a positive finite number; got {pixel_size!r}")
+    return value
+
+
+def check_nonnegative_int(value, name: str) -> int:
+    """An integer >= 0 (integral floats accepted)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+    if isinstance(value, numbers.Real) and float(value).is_integer() and value >= 0:
+        return int(value)
+    raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+
+
+def check_positive_int(value, name: str) -> int:
+    """An integer >= 1."""
+    value = check_nonnegative_int(value, name) if not isinstance(value, bool) else value
+    if isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return value
+
+
+def work_dtype(*arrays: np.ndarray) -> np.dtype:
+    """Real floating type of the computation: float32 unless an input is double.
+
+    Integers and float16 are lifted to float32; float64, complex128 and wider
+    types are computed in float64.
+    """
+    wide = any(a.dtype.itemsize >= (16 if a.dtype.kind == "c" else 8) and a.dtype.kind in "fc" for a in arrays)
+    return np.dtype(np.float64 if wide else np.float32)
