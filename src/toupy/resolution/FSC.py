@@ -77,6 +77,9 @@ class FourierShellCorr:
         sum) for comparison with old results.
     unit : str, optional
         Keyword only. Name of the unit of ``pixel_size`` (e.g. ``'nm'``).
+    mask : ndarray, optional
+        Keyword only. Real weights of the input shape applied to both images
+        on top of the window (e.g. a soft sample mask).
     workers : int, optional
         Keyword only. FFT threads; default all cores.
 
@@ -100,6 +103,7 @@ class FourierShellCorr:
         *,
         window="circle",
         unit=None,
+        mask=None,
         workers=None,
     ):
         (
@@ -110,7 +114,8 @@ class FourierShellCorr:
             self.apod_width,
             self.window,
             self.pixel_size,
-        ) = _validated(img1, img2, threshold, ring_thick, apod_width, window, pixel_size)
+            self.mask,
+        ) = _validated(img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask)
         self.unit = unit
         self.workers = workers
         self.ndim = self.img1.ndim
@@ -125,7 +130,7 @@ class FourierShellCorr:
             self._result = fsc(
                 self.img1, self.img2, threshold=self.threshold, ring_thick=self.ring_thick,
                 apod_width=self.apod_width, window=self.window, pixel_size=self.pixel_size,
-                unit=self.unit, workers=self.workers,
+                unit=self.unit, mask=self.mask, workers=self.workers,
             )
         return self._result
 
@@ -390,7 +395,7 @@ class SSNRPlot(FourierShellCorr):
             self._result = ssnr(
                 self.img1, self.img2, threshold=self.threshold, ring_thick=self.ring_thick,
                 apod_width=self.apod_width, window=self.window, pixel_size=self.pixel_size,
-                unit=self.unit, workers=self.workers,
+                unit=self.unit, mask=self.mask, workers=self.workers,
             )
         return self._result
 

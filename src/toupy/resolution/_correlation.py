@@ -33,7 +33,7 @@ from ._thresholds import (
     threshold_curve,
     validate_threshold,
 )
-from ._validate import check_nonnegative_int, check_pair, check_pixel_size, work_dtype
+from ._validate import check_mask, check_nonnegative_int, check_pair, check_pixel_size, work_dtype
 from ._windows import validate_apod_width, validate_window, window_factors
 
 __all__ = ["ShellSums", "fourier_shell_sums", "pool_shells", "fsc", "ssnr", "default_workers"]
@@ -82,7 +82,7 @@ def _as_work(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return x.astype(dtype)
 
 
-def _weighted_mean(view, profile, plane, dtype, name: str, subtract_mean: bool):
+def _weighted_mean(view, profile, plane, mask, dtype, name: str, subtract_mean: bool):
     """Weighted mean of one image; raise on NaN/inf or a constant image."""
     rows = _slab_rows(view, view.dtype.itemsize, 4 * _SLAB_BYTES)
     parts = [view.real, view.imag] if view.dtype.kind == "c" else [view]
@@ -93,7 +93,9 @@ def _weighted_mean(view, profile, plane, dtype, name: str, subtract_mean: bool):
         low, high = np.inf, -np.inf
         for a in range(0, view.shape[0], rows):
             b = min(a + rows, view.shape[0])
-            s_wx, s_w, lo, hi = _kernels.block_stats(_as_work(part[a:b], dtype), profile[a:b], plane)
+            s_wx, s_w, lo, hi = _kernels.block_stats(
+                _as_work(part[a:b], dtype), profile[a:b], plane, None if mask is None else mask[a:b]
+            )
             weighted += s_wx
             weight += s_w
             low = min(low, lo)
@@ -109,7 +111,7 @@ def _weighted_mean(view, profile, plane, dtype, name: str, subtract_mean: bool):
     return complex(means[0], means[1]) if len(means) == 2 else means[0]
 
 
-def _spectrum(view, profile, plane, mean, dtype, complex_input, workers):
+def _spectrum(view, profile, plane, mask, mean, dtype, complex_input, workers):
     """Pass 1: window each slab and transform it over the last two axes."""
     n0, n1, n2 = view.shape
     cdtype = np.result_type(dtype, np.complex64)
@@ -124,7 +126,9 @@ def _spectrum(view, profile, plane, mean, dtype, complex_input, workers):
     for a in range(0, n0, rows):
         b = min(a + rows, n0)
         slab = view[a:b] if complex_input else _as_work(view[a:b], dtype)
-        _kernels.window_into(slab, mean, profile[a:b], plane, buffer[: b - a])
+        _kernels.window_into(
+            slab, mean, profile[a:b], plane, buffer[: b - a], None if mask is None else mask[a:b]
+        )
         spectrum[a:b] = transform(buffer[: b - a], axes=(1, 2), workers=workers)
     return spectrum
 
@@ -137,13 +141,16 @@ def fourier_shell_sums(
     apod_width: int,
     threshold: str | float = "halfbit",
     subtract_mean: bool = True,
+    mask: np.ndarray | None = None,
     workers: int | None = None,
     use_numba: bool = True,
 ) -> ShellSums:
     """Per-shell sums of the spectra of two validated, same-shape images.
 
-    The DC bin is zeroed when the means are subtracted (it holds only
-    round-off after the weighted-mean removal).
+    ``mask`` (validated, float64, input shape) multiplies the window; the
+    means are then weighted by window times mask. The DC bin is zeroed when
+    the means are subtracted (it holds only round-off after the weighted-mean
+    removal).
     """
     workers = workers or default_workers()
     shape = img1.shape
@@ -158,12 +165,13 @@ def fourier_shell_sums(
     profile = np.ascontiguousarray(profile, dtype=np.float64)
     plane = np.ascontiguousarray(plane, dtype=np.float64)
 
+    mask_view = None if mask is None else _slab_view(mask)
     means = [
-        _weighted_mean(v, profile, plane, dtype, name, subtract_mean)
+        _weighted_mean(v, profile, plane, mask_view, dtype, name, subtract_mean)
         for v, name in ((view1, "img1"), (view2, "img2"))
     ]
     spectra = [
-        _spectrum(v, profile, plane, m, dtype, complex_input, workers)
+        _spectrum(v, profile, plane, mask_view, m, dtype, complex_input, workers)
         for v, m in zip((view1, view2), means)
     ]
 
@@ -226,14 +234,15 @@ def _correlation_from_sums(pooled: np.ndarray, complex_input: bool, legacy: bool
     return curve
 
 
-def _validated(img1, img2, threshold, ring_thick, apod_width, window, pixel_size):
+def _validated(img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask=None):
     a, b = check_pair(img1, img2)
+    mask = check_mask(mask, a.shape)
     threshold = validate_threshold(threshold)
     ring_thick = check_nonnegative_int(ring_thick, "ring_thick")
     window = validate_window(window)
     apod_width = validate_apod_width(apod_width, a.shape, window)
     pixel_size = check_pixel_size(pixel_size)
-    return a, b, threshold, ring_thick, apod_width, window, pixel_size
+    return a, b, threshold, ring_thick, apod_width, window, pixel_size, mask
 
 
 def fsc(
@@ -246,6 +255,7 @@ def fsc(
     window: str | None = "circle",
     pixel_size: float = 1.0,
     unit: str | None = None,
+    mask: np.ndarray | None = None,
     workers: int | None = None,
 ) -> FSCResult:
     """Fourier ring (2-D) or shell (3-D) correlation of two images.
@@ -277,6 +287,11 @@ def fsc(
         Size of one pixel; every length in the result is in its unit.
     unit : str, optional
         Name of that unit (e.g. ``'nm'``), used in summaries and plots.
+    mask : ndarray, optional
+        Real weights of the input shape (binary or soft) multiplied into both
+        images on top of the window, e.g. to restrict the correlation to the
+        sample. A sharp mask correlates the halves at high frequency by itself;
+        :func:`phase_randomized_fsc` measures that effect.
     workers : int, optional
         Threads for the FFTs; default all available cores.
 
@@ -309,13 +324,13 @@ def fsc(
     >>> res.nyquist_limited
     True
     """
-    a, b, threshold, ring_thick, apod_width, window, pixel_size = _validated(
-        img1, img2, threshold, ring_thick, apod_width, window, pixel_size
+    a, b, threshold, ring_thick, apod_width, window, pixel_size, mask = _validated(
+        img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask
     )
     legacy = window == "toupy"
     sums = fourier_shell_sums(
         a, b, window=window, apod_width=apod_width, threshold=threshold,
-        subtract_mean=not legacy, workers=workers,
+        subtract_mean=not legacy, mask=mask, workers=workers,
     )
     return _result_from_sums(sums, threshold, ring_thick, apod_width, window, pixel_size, unit)
 
@@ -373,6 +388,7 @@ def ssnr(
     window: str | None = "circle",
     pixel_size: float = 1.0,
     unit: str | None = None,
+    mask: np.ndarray | None = None,
     workers: int | None = None,
 ) -> SSNRResult:
     """Spectral signal-to-noise ratio from the FSC of two halves.
@@ -385,7 +401,7 @@ def ssnr(
     """
     base = fsc(
         img1, img2, threshold=threshold, ring_thick=ring_thick, apod_width=apod_width,
-        window=window, pixel_size=pixel_size, unit=unit, workers=workers,
+        window=window, pixel_size=pixel_size, unit=unit, mask=mask, workers=workers,
     )
     fields = {name: getattr(base, name) for name in base.__dataclass_fields__}
     return SSNRResult(

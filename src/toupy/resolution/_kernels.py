@@ -49,8 +49,10 @@ def _n_chunks(n_rows: int) -> int:
 
 
 # --------------------------------------------------------------------------- numpy
-def _block_stats_numpy(x, profile, plane):
+def _block_stats_numpy(x, profile, plane, mask=None):
     weights = profile[:, None, None] * plane[None]
+    if mask is not None:
+        weights = weights * mask
     xf = x.astype(np.float64, copy=False)
     with np.errstate(invalid="ignore", over="ignore"):
         return (
@@ -176,13 +178,17 @@ if HAVE_NUMBA:
 
 
 # --------------------------------------------------------------------------- dispatch
-def block_stats(x: np.ndarray, profile: np.ndarray, plane: np.ndarray, *, use_numba: bool = True):
+def block_stats(
+    x: np.ndarray, profile: np.ndarray, plane: np.ndarray, mask: np.ndarray | None = None,
+    *, use_numba: bool = True,
+):
     """Weighted sum, weight sum, min and max of a real slab ``x`` (slab view).
 
     ``profile`` is the window along axis 0 of the slab, ``plane`` the window
-    over the other axes. A NaN or inf anywhere makes the weighted sum non-finite.
+    over the other axes, ``mask`` an optional extra weight of the slab's
+    shape. A NaN or inf anywhere makes the weighted sum non-finite.
     """
-    if use_numba and HAVE_NUMBA:
+    if use_numba and HAVE_NUMBA and mask is None:
         partial = np.zeros((_n_chunks(x.shape[0] * x.shape[1]), 4))
         _block_stats_numba(x, profile, plane, partial)
         return (
@@ -191,15 +197,17 @@ def block_stats(x: np.ndarray, profile: np.ndarray, plane: np.ndarray, *, use_nu
             float(partial[:, 2].min()),
             float(partial[:, 3].max()),
         )
-    return _block_stats_numpy(x, profile, plane)
+    return _block_stats_numpy(x, profile, plane, mask)
 
 
-def window_into(x, mean, profile, plane, out, *, use_numba: bool = True) -> None:
-    """Write ``(x - mean) * profile[:, None, None] * plane`` into ``out``."""
+def window_into(x, mean, profile, plane, out, mask=None, *, use_numba: bool = True) -> None:
+    """Write ``(x - mean) * profile[:, None, None] * plane [* mask]`` into ``out``."""
     if use_numba and HAVE_NUMBA and not np.iscomplexobj(out):
         _window_into_numba(x, out.dtype.type(mean), profile, plane, out)
     else:
         _window_into_numpy(x, mean, profile, plane, out)
+    if mask is not None:
+        out *= mask
 
 
 def shell_sums(

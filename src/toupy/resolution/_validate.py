@@ -14,6 +14,7 @@ __all__ = [
     "check_nonnegative_int",
     "check_positive_int",
     "work_dtype",
+    "check_mask",
 ]
 
 
@@ -87,3 +88,20 @@ def work_dtype(*arrays: np.ndarray) -> np.dtype:
     """
     wide = any(a.dtype.itemsize >= (16 if a.dtype.kind == "c" else 8) and a.dtype.kind in "fc" for a in arrays)
     return np.dtype(np.float64 if wide else np.float32)
+
+
+def check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray | None:
+    """A real, finite, not all-zero weight array of ``shape`` (soft or binary), or None."""
+    if mask is None:
+        return None
+    array = np.asarray(mask)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real (soft or binary) array; got dtype {array.dtype}")
+    if array.shape != tuple(shape):
+        raise ValueError(f"{name} must have the input shape {tuple(shape)}; got {array.shape}")
+    array = array.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if not np.any(array != 0):
+        raise ValueError(f"{name} is zero everywhere: nothing would be correlated")
+    return array
