@@ -117,3 +117,62 @@ def plot_ssnr(result, ax=None):
     _decorate(ax, result)
     ax.legend(loc="lower left", fontsize=9)
     return fig
+
+
+def plot_resolution_map(
+    resolution_map: np.ndarray,
+    *,
+    slice_idx: int | None = None,
+    axis: int = 0,
+    cmap: str = "viridis_r",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    pixel_size: float = 1.0,
+    unit: str = "px",
+    title: str = "local resolution",
+):
+    """Show a local-resolution map (a slice of it in 3-D) with colour bars.
+
+    The main colour bar is in pixels (full period); a second scale in
+    ``unit`` is added when ``pixel_size != 1``. NaN (no resolution) is grey.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    shown : ndarray
+        The 2-D array displayed.
+    """
+    import matplotlib
+
+    resolution_map = np.asarray(resolution_map)
+    if resolution_map.ndim == 3:
+        if not -3 <= axis < 3:
+            raise ValueError(f"axis must be 0, 1 or 2 for a 3-D map; got {axis}")
+        n = resolution_map.shape[axis]
+        index = n // 2 if slice_idx is None else int(slice_idx)
+        if not -n <= index < n:
+            raise ValueError(f"slice_idx must lie in [-{n}, {n}) along axis {axis}; got {slice_idx}")
+        shown = np.take(resolution_map, index, axis=axis)
+        title = f"{title}, slice {index % n} along axis {axis % 3}"
+    elif resolution_map.ndim == 2:
+        shown = resolution_map
+    else:
+        raise ValueError(f"resolution_map must be 2-D or 3-D; got {resolution_map.ndim}-D")
+    colours = matplotlib.colormaps[cmap].copy()
+    colours.set_bad("0.75")
+    fig, ax = new_figure(width=6.0, height=5.0)
+    finite = shown[np.isfinite(shown)]
+    low = vmin if vmin is not None else (float(finite.min()) if finite.size else None)
+    high = vmax if vmax is not None else (float(finite.max()) if finite.size else None)
+    image = ax.imshow(np.ma.masked_invalid(shown), cmap=colours, vmin=low, vmax=high, interpolation="nearest")
+    ax.set_title(title)
+    ax.set_xlabel("pixel")
+    ax.set_ylabel("pixel")
+    bar = fig.colorbar(image, ax=ax)
+    bar.set_label("resolution, full period (px)")
+    if pixel_size != 1.0:
+        physical = bar.ax.secondary_yaxis(
+            "left", functions=(lambda v: v * pixel_size, lambda v: v / pixel_size)
+        )
+        physical.set_ylabel(f"resolution ({unit})")
+    return fig, shown

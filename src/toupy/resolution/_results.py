@@ -16,7 +16,7 @@ import numpy as np
 
 from ._thresholds import threshold_label
 
-__all__ = ["FSCResult", "SSNRResult", "length_unit", "jsonable"]
+__all__ = ["FSCResult", "SSNRResult", "length_unit", "jsonable", "map_statistics"]
 
 
 def length_unit(pixel_size: float, unit: str | None) -> str:
@@ -42,6 +42,30 @@ def jsonable(value):
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+def map_statistics(resolution_map: np.ndarray, mask: np.ndarray | None = None) -> dict:
+    """Median, mean and standard deviation of the finite values of a map.
+
+    Full-period values and their half-period (``/2``) forms, restricted to
+    ``mask`` when given; NaN when no value is finite.
+    """
+    values = np.asarray(resolution_map, dtype=np.float64)
+    if mask is not None:
+        values = values[np.asarray(mask, dtype=bool)]
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        median = mean = std = float("nan")
+    else:
+        median, mean, std = float(np.median(values)), float(values.mean()), float(values.std())
+    return {
+        "resolution_median": median,
+        "resolution_mean": mean,
+        "resolution_std": std,
+        "resolution_median_half": median / 2.0,
+        "resolution_mean_half": mean / 2.0,
+        "resolution_std_half": std / 2.0,
+    }
 
 
 @dataclass(frozen=True, eq=False)
