@@ -9,10 +9,11 @@ renamed.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ._files import atomic_write
 
 __all__ = ["new_figure", "save_figure", "add_physical_frequency_axis", "plot_fsc", "plot_ssnr"]
 
@@ -35,17 +36,9 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 150) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            fig.savefig(stream, format=path.suffix.lstrip(".") or "png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as stream:
+        fig.savefig(stream, format=path.suffix.lstrip(".") or "png", dpi=dpi)
     return path
 
 
