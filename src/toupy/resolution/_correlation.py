@@ -33,13 +33,24 @@ from ._thresholds import (
     threshold_curve,
     validate_threshold,
 )
-from ._validate import check_mask, check_nonnegative_int, check_pair, check_pixel_size, work_dtype
-from ._windows import validate_apod_width, validate_window, window_factors
+from ._progress import progress
+from ._storage import FileStore, MemoryStore, SlabSource, check_tmp_dir, is_lazy
+from ._validate import (
+    check_mask,
+    check_nonnegative_int,
+    check_pair,
+    check_pixel_size,
+    parse_bytes,
+    work_dtype,
+)
+from ._windows import validate_apod_width, validate_window, window_factors, window_rows
 
 __all__ = ["ShellSums", "fourier_shell_sums", "pool_shells", "fsc", "ssnr", "default_workers"]
 
 _SLAB_BYTES = 4 << 20
 _PENCIL_BYTES = 8 << 20
+#: memory budget of the out-of-core executor when it is chosen automatically
+DEFAULT_OUT_OF_CORE_LIMIT = 2 << 30
 
 
 def default_workers() -> int:
@@ -66,13 +77,8 @@ class ShellSums:
         return ShellSums(self.sums + other.sums, self.shape, self.complex_input)
 
 
-def _slab_view(image: np.ndarray) -> np.ndarray:
-    return image[np.newaxis] if image.ndim == 2 else image
-
-
-def _slab_rows(view: np.ndarray, itemsize: int, budget: int) -> int:
-    plane_bytes = view.shape[1] * view.shape[2] * itemsize
-    return int(max(1, min(view.shape[0], budget // max(plane_bytes, 1))))
+def _slab_rows(plane_elements: int, itemsize: int, budget: int, n0: int) -> int:
+    return int(max(1, min(n0, budget // max(plane_elements * itemsize, 1))))
 
 
 def _as_work(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -82,60 +88,122 @@ def _as_work(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return x.astype(dtype)
 
 
-def _weighted_mean(view, profile, plane, mask, dtype, name: str, subtract_mean: bool):
-    """Weighted mean of one image; raise on NaN/inf or a constant image."""
-    rows = _slab_rows(view, view.dtype.itemsize, 4 * _SLAB_BYTES)
-    parts = [view.real, view.imag] if view.dtype.kind == "c" else [view]
-    means = []
-    constant = True
-    for part in parts:
-        weighted = weight = 0.0
-        low, high = np.inf, -np.inf
-        for a in range(0, view.shape[0], rows):
-            b = min(a + rows, view.shape[0])
+class _Geometry:
+    """The engine's 3-D view of the inputs and the window as slab factors.
+
+    In memory a 2-D image is one slab ``(1, nr, nc)`` whose plane is the whole
+    window; streamed, it is ``(nr, 1, nc)`` (slabs of rows) and the window is
+    produced row band by row band. Volumes are their own view.
+    """
+
+    def __init__(self, shape, window, apod_width, threshold, mask, streamed, complex_input):
+        self.shape = tuple(shape)
+        self.streamed = streamed
+        freqs = shell_frequencies(self.shape, real=not complex_input)
+        if len(shape) == 3:
+            self.view = self.shape
+        elif streamed:
+            self.view = (shape[0], 1, shape[1])
+            freqs = [freqs[0], np.zeros(1), freqs[1]]
+        else:
+            self.view = (1,) + self.shape
+            freqs = [np.zeros(1)] + freqs
+        self.freqs = freqs
+        self.last_weights = np.ones(freqs[2].size) if complex_input else hermitian_weights(shape[-1])
+        self._rows_window = None
+        factors = None
+        if len(shape) == 2 and streamed:
+            if window is not None and apod_width > 0:
+                self._rows_window = (window, apod_width, threshold)
+        else:
+            factors = window_factors(self.shape, window, apod_width, threshold=threshold)
+        n0, n1, n2 = self.view
+        if factors is None:
+            profile, plane = np.ones(n0), np.ones((n1, n2))
+        else:
+            profile, plane = factors
+        self.profile = np.ascontiguousarray(profile, dtype=np.float64)
+        self.plane = np.ascontiguousarray(plane, dtype=np.float64).reshape(n1, n2)
+        self.mask = mask
+
+    def extra_weights(self, a: int, b: int) -> np.ndarray | None:
+        """Weights of slab ``a:b`` beyond ``profile x plane`` (mask, streamed 2-D window)."""
+        weights = None
+        if self._rows_window is not None:
+            window, apod_width, threshold = self._rows_window
+            weights = window_rows(self.shape, window, apod_width, slice(a, b), threshold=threshold)
+        if self.mask is not None:
+            rows = self.mask[np.newaxis] if self.view[0] == 1 and self.mask.ndim == 2 else self.mask[a:b]
+            weights = rows if weights is None else weights * rows
+        return None if weights is None else weights.reshape((b - a,) + self.view[1:])
+
+
+def _weighted_mean(source, geometry, dtype, name: str, subtract_mean: bool, budget: int, show):
+    """Streaming pass: weighted mean of one input; raise on NaN/inf or a constant input."""
+    n0, n1, n2 = geometry.view
+    rows = _slab_rows(n1 * n2, max(source.dtype.itemsize, 4) * 2, budget, n0)
+    sums = np.zeros((2, 2))
+    low = np.full(2, np.inf)
+    high = np.full(2, -np.inf)
+    complex_input = source.dtype.kind == "c"
+    starts = range(0, n0, rows)
+    for a in progress(starts, total=len(starts), desc=f"{name}: mean", enabled=show):
+        b = min(a + rows, n0)
+        slab = source.read(a, b)
+        extra = geometry.extra_weights(a, b)
+        parts = (slab.real, slab.imag) if complex_input else (slab,)
+        for p, part in enumerate(parts):
             s_wx, s_w, lo, hi = _kernels.block_stats(
-                _as_work(part[a:b], dtype), profile[a:b], plane, None if mask is None else mask[a:b]
+                _as_work(part, dtype), geometry.profile[a:b], geometry.plane, extra
             )
-            weighted += s_wx
-            weight += s_w
-            low = min(low, lo)
-            high = max(high, hi)
-        if not (np.isfinite(weighted) and np.isfinite(low) and np.isfinite(high)):
-            raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
-        constant &= bool(low == high)
-        means.append(weighted / weight if weight > 0 else 0.0)
-    if constant:
+            sums[p] += (s_wx, s_w)
+            low[p] = min(low[p], lo)
+            high[p] = max(high[p], hi)
+    used = 2 if complex_input else 1
+    if not (np.all(np.isfinite(sums[:used])) and np.all(np.isfinite(low[:used]))
+            and np.all(np.isfinite(high[:used]))):
+        raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
+    if np.all(low[:used] == high[:used]):
         raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
     if not subtract_mean:
         return 0.0
-    return complex(means[0], means[1]) if len(means) == 2 else means[0]
+    means = [s_wx / s_w if s_w > 0 else 0.0 for s_wx, s_w in sums[:used]]
+    return complex(means[0], means[1]) if complex_input else means[0]
 
 
-def _spectrum(view, profile, plane, mask, mean, dtype, complex_input, workers):
-    """Pass 1: window each slab and transform it over the last two axes."""
-    n0, n1, n2 = view.shape
-    cdtype = np.result_type(dtype, np.complex64)
+def _transform_slabs(source, store, geometry, mean, dtype, complex_input, workers, budget, show, name):
+    """Pass 1: window each slab and transform it over the last two axes into ``store``."""
+    n0, n1, n2 = geometry.view
     if complex_input:
-        spectrum = np.empty((n0, n1, n2), cdtype)
-        buffer_dtype, transform = cdtype, scipy.fft.fft2
+        buffer_dtype, transform = np.result_type(dtype, np.complex64), scipy.fft.fft2
     else:
-        spectrum = np.empty((n0, n1, n2 // 2 + 1), cdtype)
         buffer_dtype, transform = dtype, scipy.fft.rfft2
-    rows = _slab_rows(view, np.dtype(buffer_dtype).itemsize, _SLAB_BYTES)
+    # input copy, windowed buffer, transform output and its contiguous copy
+    rows = _slab_rows(n1 * n2, 4 * np.dtype(buffer_dtype).itemsize, budget, n0)
     buffer = np.empty((rows, n1, n2), buffer_dtype)
-    for a in range(0, n0, rows):
+    starts = range(0, n0, rows)
+    for a in progress(starts, total=len(starts), desc=f"{name}: transform", enabled=show):
         b = min(a + rows, n0)
-        slab = view[a:b] if complex_input else _as_work(view[a:b], dtype)
+        slab = source.read(a, b)
+        if not complex_input:
+            slab = _as_work(slab, dtype)
         _kernels.window_into(
-            slab, mean, profile[a:b], plane, buffer[: b - a], None if mask is None else mask[a:b]
+            slab, mean, geometry.profile[a:b], geometry.plane, buffer[: b - a],
+            geometry.extra_weights(a, b),
         )
-        spectrum[a:b] = transform(buffer[: b - a], axes=(1, 2), workers=workers)
-    return spectrum
+        store.write(a, b, transform(buffer[: b - a], axes=(1, 2), workers=workers))
+
+
+def _parse_memory_limit(memory_limit) -> int | None:
+    if memory_limit is None:
+        return None
+    value = parse_bytes(memory_limit, "memory_limit")
+    return value
 
 
 def fourier_shell_sums(
-    img1: np.ndarray,
-    img2: np.ndarray,
+    img1,
+    img2,
     *,
     window: str | None,
     apod_width: int,
@@ -144,61 +212,101 @@ def fourier_shell_sums(
     mask: np.ndarray | None = None,
     workers: int | None = None,
     use_numba: bool = True,
+    memory_limit=None,
+    tmp_dir=None,
+    show_progress: bool | None = None,
 ) -> ShellSums:
     """Per-shell sums of the spectra of two validated, same-shape images.
 
-    ``mask`` (validated, float64, input shape) multiplies the window; the
-    means are then weighted by window times mask. The DC bin is zeroed when
-    the means are subtracted (it holds only round-off after the weighted-mean
-    removal).
+    Parameters
+    ----------
+    img1, img2
+        ndarrays, or lazily sliceable arrays (``numpy.memmap``,
+        ``h5py.Dataset``, zarr) of the same shape.
+    window, apod_width, threshold
+        The window (``threshold`` only matters for ``window='toupy'``).
+    subtract_mean : bool
+        Remove each image's window-weighted mean first.
+    mask : ndarray, optional
+        Validated float64 weights of the input shape, multiplied into the window.
+    memory_limit : int or str, optional
+        Run out of core within about this many bytes: half spectra go to an
+        anonymous temporary file in ``tmp_dir`` and are read back in pencil
+        blocks. Chosen automatically (2 GB) for memmap/h5py/zarr inputs.
+    tmp_dir : path, optional
+        Folder of the temporary file (default: the system's temporary folder).
+
+    Notes
+    -----
+    The DC bin is zeroed when the means are subtracted (it holds only
+    round-off after the weighted-mean removal).
     """
     workers = workers or default_workers()
-    shape = img1.shape
+    shape = tuple(img1.shape)
     complex_input = img1.dtype.kind == "c" or img2.dtype.kind == "c"
     dtype = work_dtype(img1, img2)
-    view1, view2 = _slab_view(img1), _slab_view(img2)
-    factors = window_factors(shape, window, apod_width, threshold=threshold)
-    if factors is None:
-        profile, plane = np.ones(view1.shape[0]), np.ones(view1.shape[1:])
-    else:
-        profile, plane = factors
-    profile = np.ascontiguousarray(profile, dtype=np.float64)
-    plane = np.ascontiguousarray(plane, dtype=np.float64)
+    if memory_limit is None and (is_lazy(img1) or is_lazy(img2)):
+        memory_limit = DEFAULT_OUT_OF_CORE_LIMIT
+    budget = _parse_memory_limit(memory_limit)
+    streamed = budget is not None
+    geometry = _Geometry(shape, window, apod_width, threshold, mask, streamed, complex_input)
+    n0, n1, n2 = geometry.view
+    sources = [SlabSource(img, geometry.view) for img in (img1, img2)]
+    cdtype = np.result_type(dtype, np.complex64)
+    spectrum_shape = (n0, n1, n2 if complex_input else n2 // 2 + 1)
+    show = show_progress if show_progress is not None else (None if streamed else False)
 
-    mask_view = None if mask is None else _slab_view(mask)
-    means = [
-        _weighted_mean(v, profile, plane, mask_view, dtype, name, subtract_mean)
-        for v, name in ((view1, "img1"), (view2, "img2"))
-    ]
-    spectra = [
-        _spectrum(v, profile, plane, mask_view, m, dtype, complex_input, workers)
-        for v, m in zip((view1, view2), means)
-    ]
-
-    freqs = shell_frequencies(shape, real=not complex_input)
-    if img1.ndim == 2:
-        freqs = [np.zeros(1)] + freqs
-    last_weights = np.ones(freqs[2].size) if complex_input else hermitian_weights(shape[-1])
-    n_bins = max_shell_index(shape) + 1
-
-    f1, f2 = spectra
-    n0, n1, m = f1.shape
-    if n0 == 1:
-        total = _kernels.shell_sums(f1, f2, freqs, last_weights, n_bins, use_numba=use_numba)
-    else:
-        total = np.zeros((_kernels.N_SUMS, n_bins))
-        cols = max(1, _PENCIL_BYTES // (n0 * m * f1.itemsize))
-        for j0 in range(0, n1, cols):
-            j1 = min(j0 + cols, n1)
-            g1 = scipy.fft.fft(f1[:, j0:j1], axis=0, workers=workers, overwrite_x=True)
-            g2 = scipy.fft.fft(f2[:, j0:j1], axis=0, workers=workers, overwrite_x=True)
-            total += _kernels.shell_sums(
-                g1, g2, [freqs[0], freqs[1][j0:j1], freqs[2]], last_weights, n_bins,
-                use_numba=use_numba,
+    if streamed:
+        slab_need = 5 * n1 * n2 * np.dtype(cdtype).itemsize + geometry.plane.nbytes
+        if budget < slab_need:
+            raise ValueError(
+                f"memory_limit={budget / 1e6:.1f} MB is below what one slab of shape "
+                f"{(1, n1, n2)} needs ({slab_need / 1e6:.1f} MB); raise memory_limit"
             )
+        folder = check_tmp_dir(tmp_dir, 2 * FileStore.bytes_needed(spectrum_shape, cdtype))
+        stage_budget = budget - geometry.plane.nbytes - 2 * n0 * n1 * np.dtype(cdtype).itemsize
+        stage_budget = max(stage_budget, slab_need)
+    else:
+        stage_budget = None
+
+    stores = []
+    try:
+        for source, name in zip(sources, ("img1", "img2")):
+            mean = _weighted_mean(source, geometry, dtype, name, subtract_mean,
+                                  stage_budget or 4 * _SLAB_BYTES, show)
+            store = (FileStore(spectrum_shape, cdtype, folder) if streamed
+                     else MemoryStore(spectrum_shape, cdtype))
+            stores.append(store)
+            _transform_slabs(source, store, geometry, mean, dtype, complex_input, workers,
+                             stage_budget or _SLAB_BYTES, show, name)
+        total = _accumulate_blocks(stores, geometry, streamed, workers, use_numba,
+                                   stage_budget // 4 if streamed else _PENCIL_BYTES, show)
+    finally:
+        for store in stores:
+            store.close()
     if subtract_mean:
         total[:4, 0] = 0.0
     return ShellSums(total, shape, complex_input)
+
+
+def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_budget, show):
+    """Pass 2: FFT along axis 0 of each pencil block of both spectra, then shell sums."""
+    store1, store2 = stores
+    n0 = geometry.view[0]
+    k0, k1, k2 = geometry.freqs
+    n_bins = max_shell_index(geometry.shape) + 1
+    total = np.zeros((_kernels.N_SUMS, n_bins))
+    blocks = list(store1.blocks(block_budget))
+    for rows, cols in progress(blocks, total=len(blocks), desc="shell sums", enabled=show):
+        g1, g2 = store1.read(rows, cols), store2.read(rows, cols)
+        if n0 > 1:
+            g1 = scipy.fft.fft(g1, axis=0, workers=workers, overwrite_x=streamed)
+            g2 = scipy.fft.fft(g2, axis=0, workers=workers, overwrite_x=streamed)
+        total += _kernels.shell_sums(
+            g1, g2, [k0, k1[rows], k2[cols]], geometry.last_weights[cols], n_bins,
+            use_numba=use_numba,
+        )
+    return total
 
 
 def pool_shells(sums: np.ndarray, ring_thick: int, n_out: int) -> np.ndarray:
@@ -257,6 +365,8 @@ def fsc(
     unit: str | None = None,
     mask: np.ndarray | None = None,
     workers: int | None = None,
+    memory_limit: int | str | None = None,
+    tmp_dir: str | None = None,
 ) -> FSCResult:
     """Fourier ring (2-D) or shell (3-D) correlation of two images.
 
@@ -294,6 +404,16 @@ def fsc(
         :func:`phase_randomized_fsc` measures that effect.
     workers : int, optional
         Threads for the FFTs; default all available cores.
+    memory_limit : int or str, optional
+        Compute out of core within about this much memory (e.g. ``'2GB'``):
+        the inputs are read slab by slab and the half spectra are kept in an
+        anonymous temporary file (as large as the two inputs in complex64,
+        removed whatever happens). Chosen automatically, with 2 GB, when an
+        input is a ``numpy.memmap``, an ``h5py.Dataset`` or a zarr array, so a
+        pair of volumes larger than RAM can be compared.
+    tmp_dir : str, optional
+        Folder for that temporary file (default: the system temporary folder);
+        it must have room for it, which is checked before starting.
 
     Returns
     -------
@@ -331,6 +451,7 @@ def fsc(
     sums = fourier_shell_sums(
         a, b, window=window, apod_width=apod_width, threshold=threshold,
         subtract_mean=not legacy, mask=mask, workers=workers,
+        memory_limit=memory_limit, tmp_dir=tmp_dir,
     )
     return _result_from_sums(sums, threshold, ring_thick, apod_width, window, pixel_size, unit)
 
@@ -390,6 +511,8 @@ def ssnr(
     unit: str | None = None,
     mask: np.ndarray | None = None,
     workers: int | None = None,
+    memory_limit: int | str | None = None,
+    tmp_dir: str | None = None,
 ) -> SSNRResult:
     """Spectral signal-to-noise ratio from the FSC of two halves.
 
@@ -402,6 +525,7 @@ def ssnr(
     base = fsc(
         img1, img2, threshold=threshold, ring_thick=ring_thick, apod_width=apod_width,
         window=window, pixel_size=pixel_size, unit=unit, mask=mask, workers=workers,
+        memory_limit=memory_limit, tmp_dir=tmp_dir,
     )
     fields = {name: getattr(base, name) for name in base.__dataclass_fields__}
     return SSNRResult(

@@ -15,6 +15,7 @@ __all__ = [
     "check_positive_int",
     "work_dtype",
     "check_mask",
+    "parse_bytes",
 ]
 
 
@@ -28,11 +29,13 @@ def as_image(image, name: str, *, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray
         array = image
     elif isinstance(image, (list, tuple)):
         array = np.asarray(image)
+    elif _is_lazy_array(image):
+        array = image  # h5py / zarr: sliced slab by slab, never loaded whole
     elif hasattr(image, "__array__") and hasattr(image, "shape") and hasattr(image, "dtype"):
         array = np.asarray(image)
     else:
         raise TypeError(f"{name} must be a numpy array; got {type(image).__name__}")
-    if array.dtype.kind not in "biufc":
+    if np.dtype(array.dtype).kind not in "biufc":
         raise TypeError(f"{name} must hold real or complex numbers; got dtype {array.dtype}")
     if array.ndim not in ndims:
         allowed = " or ".join(f"{d}-D" for d in ndims)
@@ -40,6 +43,40 @@ def as_image(image, name: str, *, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray
     if min(array.shape) < 2:
         raise ValueError(f"{name} must be at least 2 pixels along every axis; got shape {array.shape}")
     return array
+
+
+def _is_lazy_array(obj) -> bool:
+    module = type(obj).__module__.split(".")[0]
+    return module in ("h5py", "zarr") and hasattr(obj, "shape") and hasattr(obj, "dtype")
+
+
+_BYTE_UNITS = {
+    "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "k": 10**3, "m": 10**6, "g": 10**9,
+}
+
+
+def parse_bytes(value, name: str) -> int:
+    """A positive amount of memory: bytes as a number or a string like ``'2GB'``, ``'512MiB'``."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number of bytes or a string like '2GB'; got {value!r}")
+    if isinstance(value, numbers.Real):
+        amount = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+        unit = text[len(digits):]
+        if unit not in _BYTE_UNITS or not digits:
+            raise ValueError(f"{name} must be a number of bytes or a string like '2GB'; got {value!r}")
+        try:
+            amount = float(digits) * _BYTE_UNITS[unit]
+        except ValueError:
+            raise ValueError(f"{name} must be a number of bytes or a string like '2GB'; got {value!r}") from None
+    else:
+        raise ValueError(f"{name} must be a number of bytes or a string like '2GB'; got {value!r}")
+    if not (math.isfinite(amount) and amount > 0):
+        raise ValueError(f"{name} must be positive; got {value!r}")
+    return int(amount)
 
 
 def check_pair(img1, img2, *, ndims: tuple[int, ...] = (2, 3), names=("img1", "img2")):

@@ -41,6 +41,7 @@ __all__ = [
     "legacy_transverse_profile",
     "legacy_circle",
     "window_factors",
+    "window_rows",
     "full_window",
 ]
 
@@ -109,17 +110,20 @@ def _raised_cosine_disc(radius: np.ndarray, rmax: float, width: int) -> np.ndarr
     return disc
 
 
-def circle(nr: int, nc: int, width: int) -> np.ndarray:
-    """Disc of radius ``min(nr, nc) / 2`` about the geometric centre, cosine edge."""
-    rows = np.arange(nr) - (nr - 1) / 2.0
+def circle(nr: int, nc: int, width: int, rows: slice = slice(None)) -> np.ndarray:
+    """Disc of radius ``min(nr, nc) / 2`` about the geometric centre, cosine edge.
+
+    ``rows`` selects a band of rows (for streaming a large image).
+    """
+    rows = np.arange(nr)[rows] - (nr - 1) / 2.0
     cols = np.arange(nc) - (nc - 1) / 2.0
     radius = np.sqrt(rows[:, None] ** 2 + cols[None, :] ** 2)
     return _raised_cosine_disc(radius, min(nr, nc) / 2.0, width)
 
 
-def legacy_circle(nr: int, nc: int, width: int) -> np.ndarray:
+def legacy_circle(nr: int, nc: int, width: int, rows: slice = slice(None)) -> np.ndarray:
     """toupy 0.2.2's circle: centre ``round(n / 2)``, radius ``round(max(nr, nc) / 2)``."""
-    rows = np.arange(nr) - np.round(nr / 2.0)
+    rows = np.arange(nr)[rows] - np.round(nr / 2.0)
     cols = np.arange(nc) - np.round(nc / 2.0)
     radius = np.sqrt(rows[:, None] ** 2 + cols[None, :] ** 2)
     return _raised_cosine_disc(radius, float(np.round(max(nr, nc) / 2.0)), width)
@@ -156,20 +160,7 @@ def window_factors(
         return None
     ndim = len(shape)
     if ndim == 2:
-        nr, nc = shape
-        if window == "circle":
-            plane = circle(nr, nc, apod_width)
-        elif window == "tukey":
-            plane = np.outer(tukey_profile(nr, apod_width), tukey_profile(nc, apod_width))
-        elif window == "hann":
-            plane = np.outer(hann_profile(nr), hann_profile(nc))
-        elif threshold == "onebit":
-            plane = np.outer(
-                legacy_transverse_profile(nr, apod_width), legacy_transverse_profile(nc, apod_width)
-            )
-        else:
-            plane = legacy_circle(nr, nc, apod_width)
-        return np.ones(1), plane
+        return np.ones(1), window_rows(shape, window, apod_width, slice(None), threshold=threshold)
     ns, nr, nc = shape
     if window == "circle":
         return tukey_profile(ns, apod_width), circle(nr, nc, apod_width)
@@ -184,6 +175,31 @@ def window_factors(
         legacy_transverse_profile(nr, apod_width), legacy_transverse_profile(nc, apod_width)
     )
     return slices**2, plane
+
+
+def window_rows(
+    shape: tuple[int, int],
+    window: str | None,
+    apod_width: int,
+    rows: slice,
+    *,
+    threshold: str | float = "halfbit",
+) -> np.ndarray:
+    """Rows ``rows`` of a 2-D window (ones when no window applies)."""
+    nr, nc = shape
+    if window is None or apod_width == 0:
+        return np.ones((len(range(nr)[rows]), nc))
+    if window == "circle":
+        return circle(nr, nc, apod_width, rows)
+    if window == "tukey":
+        return np.outer(tukey_profile(nr, apod_width)[rows], tukey_profile(nc, apod_width))
+    if window == "hann":
+        return np.outer(hann_profile(nr)[rows], hann_profile(nc))
+    if threshold == "onebit":
+        return np.outer(
+            legacy_transverse_profile(nr, apod_width)[rows], legacy_transverse_profile(nc, apod_width)
+        )
+    return legacy_circle(nr, nc, apod_width, rows)
 
 
 def full_window(

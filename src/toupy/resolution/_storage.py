@@ -1,0 +1,199 @@
+"""Where the engine reads its inputs from and keeps the half spectra.
+
+Inputs (:class:`SlabSource`) are read one slab along axis 0 at a time, so an
+``h5py.Dataset``, a zarr array or a ``numpy.memmap`` larger than memory can be
+processed; pages of a memmap are released after each slab so they do not
+accumulate in the resident set.
+
+Half spectra live either in memory (:class:`MemoryStore`) or in an anonymous
+temporary file (:class:`FileStore`, out of core). The file is created with
+``tempfile.TemporaryFile`` (``O_TMPFILE`` on Linux), so it has no name and
+vanishes when closed, on error, on KeyboardInterrupt and even if the process
+is killed. It holds every column of the half spectrum but the last, which
+stays in memory (a ``n0 x n1`` plane); the file is then never larger than the
+input in complex64 (``n0*n1*(n2//2)`` values).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+__all__ = ["is_lazy", "SlabSource", "MemoryStore", "FileStore", "check_tmp_dir"]
+
+
+def is_lazy(array) -> bool:
+    """True for inputs that should be streamed: memmaps, h5py datasets, zarr arrays."""
+    if isinstance(array, np.memmap):
+        return True
+    module = type(array).__module__.split(".")[0]
+    return module in ("h5py", "zarr")
+
+
+class SlabSource:
+    """Slabs along axis 0 of an input, reshaped to the engine's 3-D view.
+
+    ``view_shape`` is ``(1, nr, nc)`` for an in-memory 2-D image (one slab),
+    ``(nr, 1, nc)`` for a streamed 2-D image (slabs of rows), or the shape
+    of a 3-D volume.
+    """
+
+    def __init__(self, array, view_shape: tuple[int, int, int]):
+        self.array = array
+        self.view_shape = tuple(view_shape)
+        self.dtype = np.dtype(array.dtype)
+        self._new_axis = array.ndim == 2 and view_shape[0] == 1 and array.shape[0] != 1
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        """Slab ``a:b`` of the view (a view of an in-memory array, a copy otherwise)."""
+        if self._new_axis:
+            return np.asarray(self.array)[np.newaxis]
+        if isinstance(self.array, np.memmap):
+            slab = np.array(self.array[a:b])
+            self._release(a, b)
+        elif isinstance(self.array, np.ndarray):
+            slab = self.array[a:b]
+        else:
+            slab = np.asarray(self.array[a:b])
+        return slab.reshape((b - a,) + self.view_shape[1:])
+
+    def _release(self, a: int, b: int) -> None:
+        """Drop the memmap pages of rows ``a:b`` from this process's resident set."""
+        handle = getattr(self.array, "_mmap", None)
+        if handle is None or not self.array.flags.c_contiguous or not hasattr(handle, "madvise"):
+            return
+        row = self.array.strides[0]
+        start = self.array.offset + a * row
+        page = mmap.PAGESIZE
+        aligned = start - start % page
+        try:
+            handle.madvise(mmap.MADV_DONTNEED, aligned, start + (b - a) * row - aligned)
+        except (OSError, ValueError):  # the advice is only an optimisation
+            pass
+
+
+class MemoryStore:
+    """Half spectrum held in one array."""
+
+    def __init__(self, shape: tuple[int, int, int], dtype):
+        self.data = np.empty(shape, dtype)
+        self.shape = self.data.shape
+
+    def write(self, a: int, b: int, slab: np.ndarray) -> None:
+        self.data[a:b] = slab
+
+    def blocks(self, budget: int):
+        """Pencil blocks ``(j slice, k slice)``, all of axis 0, about ``budget`` bytes."""
+        n0, n1, m = self.shape
+        cols = max(1, budget // (n0 * m * self.data.itemsize))
+        for j0 in range(0, n1, cols):
+            yield slice(j0, min(j0 + cols, n1)), slice(0, m)
+
+    def read(self, rows: slice, cols: slice) -> np.ndarray:
+        return self.data[:, rows, cols]
+
+    def close(self) -> None:
+        self.data = None
+
+
+def check_tmp_dir(tmp_dir, needed_bytes: int) -> str:
+    """Validate the folder for temporary spectra: exists, writable, enough free space."""
+    folder = os.fspath(tmp_dir) if tmp_dir is not None else tempfile.gettempdir()
+    if not os.path.isdir(folder):
+        raise ValueError(f"tmp_dir {folder!r} is not an existing folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"tmp_dir {folder!r} is not writable")
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise ValueError(
+            f"not enough free disk in tmp_dir {folder!r} for the temporary spectra: "
+            f"{needed_bytes / 1e9:.2f} GB needed, {free / 1e9:.2f} GB free; "
+            "pass tmp_dir= on a larger disk"
+        )
+    return folder
+
+
+class FileStore:
+    """Half spectrum in an anonymous temporary file (all but its last column).
+
+    Rows ``i`` of axis 0 are written slab by slab in pass 1 and read back as
+    pencil blocks (all of axis 0, a range of axis 1 and 2) in pass 2 with
+    positioned reads, so memory never holds more than one block.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], dtype, folder: str):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        n0, n1, m = self.shape
+        self._disk_cols = m - 1
+        self.last_column = np.empty((n0, n1), self.dtype)
+        self._file = tempfile.TemporaryFile(dir=folder)
+        self._fd = self._file.fileno()
+        self.nbytes_on_disk = n0 * n1 * self._disk_cols * self.dtype.itemsize
+
+    @staticmethod
+    def bytes_needed(shape: tuple[int, int, int], dtype) -> int:
+        n0, n1, m = shape
+        return n0 * n1 * (m - 1) * np.dtype(dtype).itemsize
+
+    def write(self, a: int, b: int, slab: np.ndarray) -> None:
+        disk = np.ascontiguousarray(slab[:, :, : self._disk_cols])
+        offset = a * self.shape[1] * self._disk_cols * self.dtype.itemsize
+        view = memoryview(disk).cast("B")
+        while view:
+            written = os.pwrite(self._fd, view, offset)
+            view, offset = view[written:], offset + written
+        self.last_column[a:b] = slab[:, :, -1]
+
+    def blocks(self, budget: int):
+        """Pencil blocks over the disk columns, then over the in-memory last column."""
+        n0, n1, m = self.shape
+        item = self.dtype.itemsize
+        if self._disk_cols:
+            per_row = n0 * self._disk_cols * item
+            if per_row <= budget:
+                rows = max(1, budget // per_row)
+                for j0 in range(0, n1, rows):
+                    yield slice(j0, min(j0 + rows, n1)), slice(0, self._disk_cols)
+            else:
+                cols = max(1, budget // (n0 * item))
+                for j in range(n1):
+                    for k0 in range(0, self._disk_cols, cols):
+                        yield slice(j, j + 1), slice(k0, min(k0 + cols, self._disk_cols))
+        rows = max(1, budget // (n0 * item))
+        for j0 in range(0, n1, rows):
+            yield slice(j0, min(j0 + rows, n1)), slice(m - 1, m)
+
+    def read(self, rows: slice, cols: slice) -> np.ndarray:
+        n0, n1, _ = self.shape
+        if cols.start == self.shape[2] - 1:
+            return np.ascontiguousarray(self.last_column[:, rows, np.newaxis])
+        nj, nk = rows.stop - rows.start, cols.stop - cols.start
+        out = np.empty((n0, nj, nk), self.dtype)
+        item = self.dtype.itemsize
+        contiguous = nk == self._disk_cols
+        for i in range(n0):
+            if contiguous:
+                self._read_into(out[i], ((i * n1 + rows.start) * self._disk_cols) * item)
+            else:
+                for jj in range(nj):
+                    start = ((i * n1 + rows.start + jj) * self._disk_cols + cols.start) * item
+                    self._read_into(out[i, jj], start)
+        return out
+
+    def _read_into(self, target: np.ndarray, offset: int) -> None:
+        view = memoryview(target).cast("B")
+        while view:
+            got = os.preadv(self._fd, [view], offset)
+            if got == 0:
+                raise OSError("temporary spectrum file is shorter than expected")
+            view, offset = view[got:], offset + got
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
