@@ -194,6 +194,10 @@ def _transform_slabs(source, store, geometry, mean, dtype, complex_input, worker
         store.write(a, b, transform(buffer[: b - a], axes=(1, 2), workers=workers))
 
 
+def _is_dask(array) -> bool:
+    return type(array).__module__.split(".")[0] == "dask"
+
+
 def _parse_memory_limit(memory_limit) -> int | None:
     if memory_limit is None:
         return None
@@ -415,6 +419,11 @@ def fsc(
         Folder for that temporary file (default: the system temporary folder);
         it must have room for it, which is checked before starting.
 
+    A ``dask.array`` input is computed as a task graph (optional extra
+    ``[dask]``): slabs are transformed in parallel, rechunked so the first axis
+    is whole, and only per-block shell sums come back; with a
+    ``dask.distributed`` client the work runs on its cluster.
+
     Returns
     -------
     FSCResult
@@ -448,11 +457,17 @@ def fsc(
         img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask
     )
     legacy = window == "toupy"
-    sums = fourier_shell_sums(
-        a, b, window=window, apod_width=apod_width, threshold=threshold,
-        subtract_mean=not legacy, mask=mask, workers=workers,
-        memory_limit=memory_limit, tmp_dir=tmp_dir,
-    )
+    common = dict(window=window, apod_width=apod_width, threshold=threshold,
+                  subtract_mean=not legacy, mask=mask)
+    if _is_dask(a) or _is_dask(b):
+        from ._dask import dask_shell_sums, require_dask
+
+        _, da = require_dask()
+        a, b = (x if _is_dask(x) else da.from_array(x) for x in (a, b))
+        sums = dask_shell_sums(a, b, **common)
+    else:
+        sums = fourier_shell_sums(a, b, **common, workers=workers, memory_limit=memory_limit,
+                                  tmp_dir=tmp_dir)
     return _result_from_sums(sums, threshold, ring_thick, apod_width, window, pixel_size, unit)
 
 

@@ -30,7 +30,7 @@ def as_image(image, name: str, *, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray
     elif isinstance(image, (list, tuple)):
         array = np.asarray(image)
     elif _is_lazy_array(image):
-        array = image  # h5py / zarr: sliced slab by slab, never loaded whole
+        array = image  # h5py / zarr / dask: sliced or scheduled, never loaded whole
     elif hasattr(image, "__array__") and hasattr(image, "shape") and hasattr(image, "dtype"):
         array = np.asarray(image)
     else:
@@ -47,7 +47,7 @@ def as_image(image, name: str, *, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray
 
 def _is_lazy_array(obj) -> bool:
     module = type(obj).__module__.split(".")[0]
-    return module in ("h5py", "zarr") and hasattr(obj, "shape") and hasattr(obj, "dtype")
+    return module in ("h5py", "zarr", "dask") and hasattr(obj, "shape") and hasattr(obj, "dtype")
 
 
 _BYTE_UNITS = {
