@@ -174,6 +174,28 @@ def test_mean_removed_dc_shell_is_nan():
         assert np.all(np.isfinite(res.fsc[1:]))
 
 
+@pytest.mark.parametrize("shape", [(64, 64), (48, 64), (12, 40, 40)])
+def test_pixels_outside_window_support_do_not_matter(shape):
+    """Contract (window-weighted mean, D5): pixels where the circle window is 0 (corners beyond
+    the disc of radius min(nr, nc)/2, 3-D: on every slice) influence neither the mean that is
+    removed nor the windowed image, so replacing them by large arbitrary values leaves the curve
+    unchanged (round-off bound 1e-9). An unweighted mean would pull the corners in and leak the
+    window's spectrum into the low shells."""
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((2,) + shape)
+    nr, nc = shape[-2:]
+    rows = np.arange(nr)[:, None] - (nr - 1) / 2.0
+    cols = np.arange(nc)[None, :] - (nc - 1) / 2.0
+    outside = np.sqrt(rows**2 + cols**2) > min(nr, nc) / 2.0 + 1.0  # 1 px margin: w == 0 there
+    assert outside.sum() > 0.1 * outside.size
+    a2, b2 = a.copy(), b.copy()
+    a2[..., outside] = 1e3 + 100 * rng.standard_normal(a2[..., outside].shape)
+    b2[..., outside] = -500.0
+    kw = {"window": "circle", "apod_width": 4}
+    ref = fsc(a, b, **kw).fsc
+    np.testing.assert_allclose(fsc(a2, b2, **kw).fsc[1:], ref[1:], rtol=0, atol=1e-9)
+
+
 def test_complex_identities_ignore_global_phase():
     """D1: complex inputs use the modulus of the complex cross sum, so FSC(a, -a) = FSC(a, i a)
     = FSC(a, exp(i phi) a) = +1 (a global phase offset between reconstructions is ignored)."""
@@ -316,15 +338,15 @@ def test_blur_crossing_formula_reproduces_spec_numbers(sigma, expected):
 
 @pytest.mark.parametrize("sigma", [1.0, 2.0, 3.0])
 def test_blur_crossing_fixed_threshold(sigma):
-    """Case 4 (simulation): 256^2, 32 independent pairs, sigma_n = 0.1 per half, T = 1/7,
+    """Case 4 (simulation): 256^2, 48 independent pairs, sigma_n = 0.1 per half, T = 1/7,
     no window; the mean of fn_res_cpx must lie within 3 % of the analytic crossing.
 
     Sim with an independent reference (200 pairs/sigma): the first interpolated crossing of a
     noisy curve is biased early by 1.3 / 1.0 / 0.9 % and scatters by 1.4 / 2.1 / 2.9 % per
-    pair. With 32 pairs the SE of the mean is <= 0.51 %, so 3 % leaves >= 4 SE after the
+    pair. With 48 pairs the SE of the mean is <= 0.42 %, so 3 % leaves >= 5 SE after the
     bias. The crossing must also be reported in cpx = crossing_shell / 256.
     """
-    n, reps, sigma_n, t = 256, 32, 0.1, 1.0 / 7.0
+    n, reps, sigma_n, t = 256, 48, 0.1, 1.0 / 7.0
     f_t = _blur_crossing_cpx(sigma, sigma_n, t)
     rng = np.random.default_rng(50 + int(sigma))
     signal = _gaussian_blurred_white(rng, reps, n, sigma)
@@ -504,8 +526,12 @@ def test_lowpass_cutoff_units(n, threshold):
     """Case 7: signal = white noise ideally low-passed at f_c = 0.2 cpx, + white noise 0.1 per
     half (per-half SNR 100 in the pass band -> E FSC = 100/101 = 0.990).
 
-    * Pass band (shells 1..49): every shell > 0.95 (per-shell SD <= 0.02/sqrt(8) = 0.007) and
-      mean 0.990 +- 0.003 (SD of the mean ~3e-4).
+    * Pass band (shells 1..49): with m = s + (n1+n2)/2, d = n1 - n2 (independent),
+      FSC >= (1-R)/(1+R), R = |d|^2/(4|m|^2) = 0.004975 F(n, n). Small shells have a heavy
+      lower tail (n = 8: P(FSC < 0.95) = 1.2 %, sim and bound), so the per-shell check is
+      FSC > 0.7 (R > 0.176, F > 35: family-wise P <= 2e-5 from the F bound). The mean over
+      shells 5..49 (n >= 30, light tails) is 100/101 +- 0.002 (sim: SD 2.8e-4, max |dev| 1.4e-3
+      in 20000 draws).
     * Stop band (shells 53..): pure noise, FSC*sqrt(n) ~ N(0,1): |mean| < 4/sqrt(#shells),
       max < 5.5 (sim: max 3.0).
     * Crossing: the last shell touching the pass band is 51 (radius 51.2 resp. 51.0 in bins), 52
@@ -522,8 +548,8 @@ def test_lowpass_cutoff_units(n, threshold):
     np.testing.assert_allclose(res.frequency_cpx, s / n, rtol=1e-12, atol=0)
     np.testing.assert_allclose(res.fn, s / (n // 2), rtol=1e-12, atol=0)
 
-    assert np.all(res.fsc[1:50] > 0.95)
-    assert abs(res.fsc[1:50].mean() - 100.0 / 101.0) < 0.003
+    assert np.all(res.fsc[1:50] > 0.7)
+    assert abs(res.fsc[5:50].mean() - 100.0 / 101.0) < 0.002
     z = res.fsc[53:] * np.sqrt(res.n_per_shell[53:])
     assert abs(z.mean()) < 4.0 / math.sqrt(z.size)
     assert np.max(np.abs(z)) < 5.5
