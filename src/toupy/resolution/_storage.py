@@ -141,12 +141,13 @@ class FileStore:
         return n0 * n1 * (m - 1) * np.dtype(dtype).itemsize
 
     def write(self, a: int, b: int, slab: np.ndarray) -> None:
-        disk = np.ascontiguousarray(slab[:, :, : self._disk_cols])
-        offset = a * self.shape[1] * self._disk_cols * self.dtype.itemsize
-        view = memoryview(disk).cast("B")
-        while view:
-            written = os.pwrite(self._fd, view, offset)
-            view, offset = view[written:], offset + written
+        plane_bytes = self.shape[1] * self._disk_cols * self.dtype.itemsize
+        for i in range(b - a):  # one plane at a time: the contiguous copy stays small
+            disk = np.ascontiguousarray(slab[i, :, : self._disk_cols], dtype=self.dtype)
+            view, offset = memoryview(disk).cast("B"), (a + i) * plane_bytes
+            while view:
+                written = os.pwrite(self._fd, view, offset)
+                view, offset = view[written:], offset + written
         self.last_column[a:b] = slab[:, :, -1]
 
     def blocks(self, budget: int):
