@@ -11,8 +11,17 @@ The classes of the toupy API live in the submodules ``FSC``, ``FSCtools``,
 """
 
 from ._correlation import fsc, ssnr
+from ._randomfsc import RandomFSCResult, phase_randomized_fsc
 from ._results import FSCResult, SSNRResult
 
 __version__ = "0.1.0"
 
-__all__ = ["fsc", "ssnr", "FSCResult", "SSNRResult", "__version__"]
+__all__ = [
+    "fsc",
+    "ssnr",
+    "phase_randomized_fsc",
+    "FSCResult",
+    "SSNRResult",
+    "RandomFSCResult",
+    "__version__",
+]
