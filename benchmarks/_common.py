@@ -21,12 +21,15 @@ import textwrap
 
 _CHILD = r"""
 import json, resource, statistics, time, sys
-def _rss_now():
+def _status(key):
+    # VmHWM is this process's own peak; ru_maxrss survives exec and can report the parent's
     with open('/proc/self/status') as f:
         for line in f:
-            if line.startswith('VmRSS:'):
+            if line.startswith(key + ':'):
                 return int(line.split()[1]) * 1024
     return 0
+def _rss_now():
+    return _status('VmRSS')
 {setup}
 _base = _rss_now()
 _times = []
@@ -34,7 +37,7 @@ for _ in range({repeats}):
     _t = time.perf_counter()
 {stmt}
     _times.append(time.perf_counter() - _t)
-_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+_peak = _status('VmHWM') or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print('@@' + json.dumps({{'median_s': statistics.median(_times), 'min_s': min(_times),
                           'peak_rss_bytes': _peak, 'rss_after_setup_bytes': _base}}))
 """
