@@ -11,6 +11,7 @@ The classes of the toupy API live in the submodules ``FSC``, ``FSCtools``,
 """
 
 from ._correlation import fsc, ssnr
+from ._localfsc import LocalFSCResult, local_fsc
 from ._randomfsc import RandomFSCResult, phase_randomized_fsc
 from ._results import FSCResult, SSNRResult
 
@@ -20,8 +21,10 @@ __all__ = [
     "fsc",
     "ssnr",
     "phase_randomized_fsc",
+    "local_fsc",
     "FSCResult",
     "SSNRResult",
     "RandomFSCResult",
+    "LocalFSCResult",
     "__version__",
 ]

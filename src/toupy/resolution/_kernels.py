@@ -27,7 +27,15 @@ import numpy as np
 
 from ._shells import block_shell_index
 
-__all__ = ["HAVE_NUMBA", "block_stats", "window_into", "shell_sums", "N_SUMS"]
+__all__ = [
+    "HAVE_NUMBA",
+    "N_SUMS",
+    "block_stats",
+    "window_into",
+    "shell_sums",
+    "window_boxes",
+    "batched_shell_sums",
+]
 
 #: rows of the ``shell_sums`` output: cross real, cross imaginary, power 1, power 2, count
 N_SUMS = 5
@@ -251,3 +259,171 @@ def shell_sums(
         _shell_sums_numba(g1, g2, k0**2, k1**2, k2**2, last_weights, partial)
         return partial.sum(axis=0)
     return _shell_sums_numpy(g1, g2, k0, k1, k2, last_weights, n_bins)
+
+
+# =========================================================================== batched (LocalFSC)
+
+# Many small boxes share one geometry, so their kernels take a stack of boxes
+# ``(n_boxes, ...)`` and parallelise over boxes: every box writes only its own
+# output row, so there are no partial sums to merge.
+def _window_boxes_numpy(volume, starts, profiles, out):
+    p0, p1, p2 = profiles
+    b0, b1, b2 = p0.size, p1.size, p2.size
+    window = p0[:, None, None] * p1[None, :, None] * p2[None, None, :]
+    weight = window.sum()
+    for b, (s0, s1, s2) in enumerate(starts):
+        box = volume[s0 : s0 + b0, s1 : s1 + b1, s2 : s2 + b2]
+        if box.dtype.kind == "c":
+            box = box.astype(np.complex128)
+        else:
+            box = box.astype(np.float64)
+        mean = (window * box).sum() / weight
+        out[b] = (box - mean) * window
+
+
+if HAVE_NUMBA:
+
+    @njit(parallel=True, cache=True)
+    def _window_boxes_numba(volume, starts, p0, p1, p2, out):
+        n_boxes = starts.shape[0]
+        b0, b1, b2 = p0.size, p1.size, p2.size
+        weight = p0.sum() * p1.sum() * p2.sum()
+        for b in prange(n_boxes):
+            s0 = starts[b, 0]
+            s1 = starts[b, 1]
+            s2 = starts[b, 2]
+            # one read of the volume: taper into the output and sum the tapered
+            # values (float64), which is the weighted mean times the weight sum
+            total = 0.0
+            for i in range(b0):
+                for j in range(b1):
+                    pij = p0[i] * p1[j]
+                    row = 0.0
+                    for k in range(b2):
+                        x = np.float64(volume[s0 + i, s1 + j, s2 + k]) * (pij * p2[k])
+                        out[b, i, j, k] = x
+                        row += x
+                    total += row
+            # then remove mean * taper from the cache-hot box
+            mean = total / weight
+            for i in range(b0):
+                for j in range(b1):
+                    mij = mean * p0[i] * p1[j]
+                    for k in range(b2):
+                        out[b, i, j, k] -= mij * p2[k]
+
+    @njit(parallel=True, cache=True)
+    def _batched_shell_sums_numba(g1, g2, index, weights, out):
+        n_boxes, n_voxels = g1.shape
+        for b in prange(n_boxes):
+            acc = out[b]
+            for v in range(n_voxels):
+                s = index[v]
+                a = g1[b, v]
+                c = g2[b, v]
+                ar = np.float64(a.real)
+                ai = np.float64(a.imag)
+                cr = np.float64(c.real)
+                ci = np.float64(c.imag)
+                w = weights[v]
+                # voxels beyond the last shell land in a spare bin that is dropped
+                acc[0, s] += w * (ar * cr + ai * ci)
+                acc[1, s] += w * (ai * cr - ar * ci)
+                acc[2, s] += w * (ar * ar + ai * ai)
+                acc[3, s] += w * (cr * cr + ci * ci)
+                acc[4, s] += w
+
+
+def _batched_shell_sums_numpy(g1, g2, index, weights, n_bins):
+    n_boxes = g1.shape[0]
+    keep = index < n_bins
+    index = index[keep]
+    weights = weights[keep]
+    a = g1[:, keep]
+    b = g2[:, keep]
+    product = a * np.conj(b)
+    # one bincount per quantity for all boxes at once: box b owns bins b*n_bins ...
+    flat = (np.arange(n_boxes)[:, None] * n_bins + index[None, :]).ravel()
+    out = np.empty((n_boxes, N_SUMS, n_bins))
+    for row, values in enumerate(
+        (product.real, product.imag, np.abs(a) ** 2, np.abs(b) ** 2, np.ones(a.shape))
+    ):
+        totals = np.bincount(
+            flat, weights=(weights * values).astype(np.float64).ravel(), minlength=n_boxes * n_bins
+        )
+        out[:, row] = totals.reshape(n_boxes, n_bins)
+    return out
+
+
+def window_boxes(
+    volume: np.ndarray,
+    starts: np.ndarray,
+    profiles: tuple[np.ndarray, np.ndarray, np.ndarray],
+    out: np.ndarray,
+    *,
+    use_numba: bool = True,
+) -> None:
+    """Cut boxes from a volume, remove each box's weighted mean and taper it.
+
+    Parameters
+    ----------
+    volume : ndarray, shape ``(n0, n1, n2)``
+        The data in slab view (a 2-D image as ``(1, nr, nc)``); any real or
+        complex dtype, read only.
+    starts : ndarray of int64, shape ``(n_boxes, 3)``
+        Corner of every box; boxes must lie inside ``volume``.
+    profiles : three 1-D float64 arrays
+        The separable taper along each axis of the box (lengths = box shape).
+    out : ndarray, shape ``(n_boxes, b0, b1, b2)``
+        Receives ``(box - mean) * taper``, where ``mean`` is the
+        taper-weighted mean of the box (so the tapered box has zero sum).
+    """
+    p0, p1, p2 = (np.ascontiguousarray(p, dtype=np.float64) for p in profiles)
+    if use_numba and HAVE_NUMBA and volume.dtype.kind != "c" and out.dtype.kind != "c":
+        _window_boxes_numba(volume, np.ascontiguousarray(starts, dtype=np.int64), p0, p1, p2, out)
+    else:
+        _window_boxes_numpy(volume, starts, (p0, p1, p2), out)
+
+
+def batched_shell_sums(
+    spectra1: np.ndarray,
+    spectra2: np.ndarray,
+    axis_freqs: list[np.ndarray],
+    last_weights: np.ndarray,
+    n_bins: int,
+    *,
+    use_numba: bool = True,
+) -> np.ndarray:
+    """Per-shell sums of many boxes of two spectra sharing one geometry.
+
+    Parameters
+    ----------
+    spectra1, spectra2 : ndarray, complex, shape ``(n_boxes, *box_spectrum_shape)``
+        Transforms of the boxes (``rfftn`` or ``fftn`` over the box axes).
+    axis_freqs : list of 1-D arrays
+        Scaled frequencies (see :mod:`._shells`) of each box axis, in the
+        layout of the spectra.
+    last_weights : ndarray
+        Hermitian weights of the last axis (ones for full transforms).
+    n_bins : int
+        Number of shells to accumulate; larger shells (corners) are skipped.
+
+    Returns
+    -------
+    ndarray, shape ``(n_boxes, 5, n_bins)``, float64
+        For each box the rows of :func:`shell_sums`: ``Σ w Re(F1 F2*)``,
+        ``Σ w Im(F1 F2*)``, ``Σ w |F1|²``, ``Σ w |F2|²``, ``Σ w``.
+    """
+    n_boxes = spectra1.shape[0]
+    index = block_shell_index(list(axis_freqs)).ravel()
+    weights = np.ascontiguousarray(
+        np.broadcast_to(np.asarray(last_weights, dtype=np.float64), spectra1.shape[1:]).ravel()
+    )
+    g1 = spectra1.reshape(n_boxes, -1)
+    g2 = spectra2.reshape(n_boxes, -1)
+    if use_numba and HAVE_NUMBA:
+        index = np.minimum(index, n_bins).astype(np.int64)
+        out = np.zeros((n_boxes, N_SUMS, n_bins + 1))
+        _batched_shell_sums_numba(g1, g2, index, weights, out)
+        return out[:, :, :n_bins]
+    return _batched_shell_sums_numpy(g1, g2, index, weights, n_bins)

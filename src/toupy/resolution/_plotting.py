@@ -151,8 +151,7 @@ def plot_resolution_map(
         shown = resolution_map
     else:
         raise ValueError(f"resolution_map must be 2-D or 3-D; got {resolution_map.ndim}-D")
-    colours = matplotlib.colormaps[cmap].copy()
-    colours.set_bad("0.75")
+    colours = matplotlib.colormaps[cmap].with_extremes(bad="0.75")
     fig, ax = new_figure(width=6.0, height=5.0)
     finite = shown[np.isfinite(shown)]
     low = vmin if vmin is not None else (float(finite.min()) if finite.size else None)
