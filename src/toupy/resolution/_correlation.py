@@ -160,15 +160,52 @@ def _weighted_mean(source, geometry, dtype, name: str, subtract_mean: bool, budg
             low[p] = min(low[p], lo)
             high[p] = max(high[p], hi)
     used = 2 if complex_input else 1
-    if not (np.all(np.isfinite(sums[:used])) and np.all(np.isfinite(low[:used]))
-            and np.all(np.isfinite(high[:used]))):
-        raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
-    if np.all(low[:used] == high[:used]):
-        raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
+    means = _checked_means(name, sums[:used], low[:used], high[:used])
     if not subtract_mean:
         return 0.0
-    means = [s_wx / s_w if s_w > 0 else 0.0 for s_wx, s_w in sums[:used]]
     return complex(means[0], means[1]) if complex_input else means[0]
+
+
+def _checked_means(name, sums, low, high) -> list[float]:
+    """Weighted means from (Σ w x, Σ w) per part; raise on NaN/inf or a constant input."""
+    if not (np.all(np.isfinite(sums)) and np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
+    if np.all(low == high):
+        raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
+    return [s_wx / s_w if s_w > 0 else 0.0 for s_wx, s_w in sums]
+
+
+def _rough_mean(array: np.ndarray) -> float:
+    """Mean of a strided sample (at most 64 per axis): a cheap shift before the exact mean."""
+    sample = array[tuple(slice(None, None, max(1, n // 64)) for n in array.shape)]
+    value = float(np.mean(sample, dtype=np.float64))
+    return value if np.isfinite(value) else 0.0
+
+
+def _transform_slabs_with_stats(source, store, geometry, shift, dtype, workers, budget, show, name):
+    """Pass 1 for real in-memory inputs, fused with the statistics pass.
+
+    Each slab is shifted by ``shift`` (a rough mean), windowed and transformed
+    while its weighted sum, min and max are taken in the same read; the exact
+    residual mean is removed afterwards in the spectra (see ``shell_sums``'s
+    ``correction``), where it is small, so nothing is lost to round-off.
+    """
+    n0, n1, n2 = geometry.view
+    rows = _slab_rows(n1 * n2, 4 * np.dtype(dtype).itemsize, budget, n0)
+    buffer = np.empty((rows, n1, n2), dtype)
+    sums = np.zeros((1, 2))
+    low, high = np.full(1, np.inf), np.full(1, -np.inf)
+    starts = range(0, n0, rows)
+    for a in progress(starts, total=len(starts), desc=f"{name}: transform", enabled=show):
+        b = min(a + rows, n0)
+        slab = _as_work(source.read(a, b), dtype)
+        s_wx, s_w, lo, hi = _kernels.window_stats_into(
+            slab, shift, geometry.profile[a:b], geometry.plane, buffer[: b - a]
+        )
+        sums[0] += (s_wx, s_w)
+        low[0], high[0] = min(low[0], lo), max(high[0], hi)
+        store.write(a, b, scipy.fft.rfft2(buffer[: b - a], axes=(1, 2), workers=workers))
+    return _checked_means(name, sums, low, high)[0]
 
 
 def _transform_slabs(source, store, geometry, mean, dtype, complex_input, workers, budget, show, name):
@@ -273,18 +310,31 @@ def fourier_shell_sums(
     else:
         stage_budget = None
 
-    stores = []
+    # In memory, real inputs without a mask take one read each: the exact mean is
+    # removed in the spectra, where the window's transform is separable.
+    fused = not (streamed or complex_input or mask is not None)
+    stores, residuals = [], []
     try:
         for source, name in zip(sources, ("img1", "img2")):
-            mean = _weighted_mean(source, geometry, dtype, name, subtract_mean,
-                                  stage_budget or 4 * _SLAB_BYTES, show)
             store = (FileStore(spectrum_shape, cdtype, folder) if streamed
                      else MemoryStore(spectrum_shape, cdtype))
             stores.append(store)
+            if fused:
+                shift = _rough_mean(source.array) if subtract_mean else 0.0
+                residuals.append(_transform_slabs_with_stats(
+                    source, store, geometry, shift, dtype, workers, _SLAB_BYTES, show, name))
+                continue
+            mean = _weighted_mean(source, geometry, dtype, name, subtract_mean,
+                                  stage_budget or 4 * _SLAB_BYTES, show)
             _transform_slabs(source, store, geometry, mean, dtype, complex_input, workers,
                              stage_budget or _SLAB_BYTES, show, name)
+        correction = None
+        if fused and subtract_mean:
+            correction = (residuals[0], residuals[1], scipy.fft.fft(geometry.profile),
+                          scipy.fft.rfft2(geometry.plane))
         total = _accumulate_blocks(stores, geometry, streamed, workers, use_numba,
-                                   stage_budget // 4 if streamed else _PENCIL_BYTES, show)
+                                   stage_budget // 4 if streamed else _PENCIL_BYTES, show,
+                                   correction)
     finally:
         for store in stores:
             store.close()
@@ -293,8 +343,13 @@ def fourier_shell_sums(
     return ShellSums(total, shape, complex_input)
 
 
-def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_budget, show):
-    """Pass 2: FFT along axis 0 of each pencil block of both spectra, then shell sums."""
+def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_budget, show,
+                       correction=None):
+    """Pass 2: FFT along axis 0 of each pencil block of both spectra, then shell sums.
+
+    ``correction = (c1, c2, W0, Wp)`` removes residual means ``c`` times the
+    window's transform ``W0 x Wp`` from the spectra in the kernel.
+    """
     store1, store2 = stores
     n0 = geometry.view[0]
     k0, k1, k2 = geometry.freqs
@@ -306,9 +361,13 @@ def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_bud
         if n0 > 1:
             g1 = scipy.fft.fft(g1, axis=0, workers=workers, overwrite_x=streamed)
             g2 = scipy.fft.fft(g2, axis=0, workers=workers, overwrite_x=streamed)
+        block_correction = None
+        if correction is not None:
+            c1, c2, profile_ft, plane_ft = correction
+            block_correction = (c1, c2, profile_ft, plane_ft[rows, cols])
         total += _kernels.shell_sums(
             g1, g2, [k0, k1[rows], k2[cols]], geometry.last_weights[cols], n_bins,
-            use_numba=use_numba,
+            correction=block_correction, use_numba=use_numba,
         )
     return total
 

@@ -32,6 +32,7 @@ __all__ = [
     "N_SUMS",
     "block_stats",
     "window_into",
+    "window_stats_into",
     "shell_sums",
     "window_boxes",
     "batched_shell_sums",
@@ -39,6 +40,8 @@ __all__ = [
 
 #: rows of the ``shell_sums`` output: cross real, cross imaginary, power 1, power 2, count
 N_SUMS = 5
+_NO_PROFILE = np.zeros(1, np.complex128)
+_NO_PLANE = np.zeros((1, 1), np.complex128)
 
 # The compiled loops alternate with scipy.fft's own threads; OpenMP threads that
 # spin after each parallel region would steal those cores (measured: 2x slower).
@@ -148,8 +151,42 @@ if HAVE_NUMBA:
             for k in range(n2):
                 out[i, j, k] = (x[i, j, k] - mean) * (p * plane[j, k])
 
+    @njit(parallel=True, cache=True, fastmath=_REDUCE)
+    def _window_stats_into_numba(x, shift, profile, plane, out, partial):
+        n0, n1, n2 = x.shape
+        n_rows = n0 * n1
+        n_chunks = partial.shape[0]
+        for c in prange(n_chunks):
+            lo = c * n_rows // n_chunks
+            hi = (c + 1) * n_rows // n_chunks
+            weighted = 0.0
+            weight = 0.0
+            low = np.inf
+            high = -np.inf
+            for r in range(lo, hi):
+                i = r // n1
+                j = r - i * n1
+                p = profile[i]
+                row_weighted = 0.0
+                row_weight = 0.0
+                for k in range(n2):
+                    v = np.float64(x[i, j, k])
+                    w = p * plane[j, k]
+                    d = v - shift
+                    out[i, j, k] = d * w
+                    row_weighted += w * d
+                    row_weight += w
+                    low = min(low, v)
+                    high = max(high, v)
+                weighted += row_weighted
+                weight += row_weight
+            partial[c, 0] = weighted
+            partial[c, 1] = weight
+            partial[c, 2] = low
+            partial[c, 3] = high
+
     @njit(parallel=True, cache=True)
-    def _shell_sums_numba(g1, g2, k0sq, k1sq, k2sq, wlast, partial):
+    def _shell_sums_numba(g1, g2, k0sq, k1sq, k2sq, wlast, c1, c2, w0, wp, correct, partial):
         n0, n1, m = g1.shape
         n_rows = n0 * n1
         n_chunks = partial.shape[0]
@@ -170,8 +207,12 @@ if HAVE_NUMBA:
                 # step 1: vectorisable products and shell numbers for the row
                 for k in range(m):
                     shell[k] = np.int64(np.rint(np.sqrt(base + k2sq[k])))
-                    a = g1[i, j, k]
-                    b = g2[i, j, k]
+                    a = np.complex128(g1[i, j, k])
+                    b = np.complex128(g2[i, j, k])
+                    if correct:  # remove the residual mean: F(x - c w) = F(x w) - c F(w)
+                        window = w0[i] * wp[j, k]
+                        a = a - c1 * window
+                        b = b - c2 * window
                     ar = np.float64(a.real)
                     ai = np.float64(a.imag)
                     br = np.float64(b.real)
@@ -215,6 +256,26 @@ def block_stats(
     return _block_stats_numpy(x, profile, plane, mask)
 
 
+def window_stats_into(x, shift, profile, plane, out, *, use_numba: bool = True):
+    """``window_into`` of a real slab that also returns its ``block_stats``.
+
+    One read of ``x`` gives ``out = (x - shift) * window`` and the weighted
+    sum of ``x - shift``, the weight sum, min and max of ``x``.
+    """
+    if use_numba and HAVE_NUMBA:
+        partial = np.zeros((_n_chunks(x.shape[0] * x.shape[1]), 4))
+        _window_stats_into_numba(x, float(shift), profile, plane, out, partial)
+        return (
+            float(partial[:, 0].sum()),
+            float(partial[:, 1].sum()),
+            float(partial[:, 2].min()),
+            float(partial[:, 3].max()),
+        )
+    _window_into_numpy(x, shift, profile, plane, out)
+    s_wx, s_w, low, high = _block_stats_numpy(x, profile, plane)
+    return s_wx - shift * s_w, s_w, low, high
+
+
 def window_into(x, mean, profile, plane, out, mask=None, *, use_numba: bool = True) -> None:
     """Write ``(x - mean) * profile[:, None, None] * plane [* mask]`` into ``out``."""
     if use_numba and HAVE_NUMBA and not np.iscomplexobj(out):
@@ -232,6 +293,7 @@ def shell_sums(
     last_weights: np.ndarray,
     n_bins: int,
     *,
+    correction: tuple | None = None,
     use_numba: bool = True,
 ) -> np.ndarray:
     """Per-shell sums over one block of two spectra.
@@ -246,6 +308,11 @@ def shell_sums(
         Hermitian weights of the block's last-axis bins (ones for a full FFT).
     n_bins : int
         Number of shells to accumulate; voxels of larger shells are skipped.
+    correction : (c1, c2, w0, wp), optional
+        Subtract ``c * w0[i] * wp[j, k]`` from each spectrum before the sums:
+        the transform of a constant ``c`` times a separable window (``w0`` the
+        transform of its profile, ``wp`` the block of the transform of its
+        plane). Removes a mean that was only known after the transform.
 
     Returns
     -------
@@ -254,10 +321,22 @@ def shell_sums(
         ``Σ w |F2|²``, ``Σ w``.
     """
     k0, k1, k2 = axis_freqs
+    if correction is not None:
+        c1, c2, w0, wp = correction
+        c1, c2 = complex(c1), complex(c2)
+        w0 = np.ascontiguousarray(w0, dtype=np.complex128)
+        wp = np.ascontiguousarray(wp, dtype=np.complex128)
     if use_numba and HAVE_NUMBA:
         partial = np.zeros((_n_chunks(g1.shape[0] * g1.shape[1]), N_SUMS, n_bins))
-        _shell_sums_numba(g1, g2, k0**2, k1**2, k2**2, last_weights, partial)
+        if correction is None:
+            c1 = c2 = 0j
+            w0, wp = _NO_PROFILE, _NO_PLANE
+        _shell_sums_numba(g1, g2, k0**2, k1**2, k2**2, last_weights, c1, c2, w0, wp,
+                          correction is not None, partial)
         return partial.sum(axis=0)
+    if correction is not None:
+        window = w0[:, None, None] * wp[None]
+        g1, g2 = g1 - c1 * window, g2 - c2 * window
     return _shell_sums_numpy(g1, g2, k0, k1, k2, last_weights, n_bins)
 
 
