@@ -11,6 +11,7 @@ The classes of the toupy API live in the submodules ``FSC``, ``FSCtools``,
 """
 
 from ._correlation import fsc, ssnr
+from ._decorr import DecorrResult, decorrelation_resolution
 from ._localfsc import LocalFSCResult, local_fsc
 from ._randomfsc import RandomFSCResult, phase_randomized_fsc
 from ._results import FSCResult, SSNRResult
@@ -22,9 +23,11 @@ __all__ = [
     "ssnr",
     "phase_randomized_fsc",
     "local_fsc",
+    "decorrelation_resolution",
     "FSCResult",
     "SSNRResult",
     "RandomFSCResult",
     "LocalFSCResult",
+    "DecorrResult",
     "__version__",
 ]

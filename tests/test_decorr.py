@@ -1,0 +1,649 @@
+"""Decorrelation analysis: ``decorrelation_resolution`` and ``ImageDecorr``.
+
+Known answers
+-------------
+* Validation case 11 of ``ALGORITHMS.md`` §10: white Gaussian noise ideally
+  low-passed at normalised frequency ``k`` plus 10 % white noise. The
+  unfiltered curve ``d0(r)`` grows while the disc ``R < r`` adds signal and
+  falls once it adds noise, so the peak is the first sampled radius past the
+  band edge ``R_edge = k·n/(n − 1)`` (``R = 1`` is the largest axis
+  frequency ``(n − 1)/(2n)`` of the odd image): with ``n_r = 50`` that is
+  25/49 = 0.5102 for k = 0.5, 15/49 = 0.306 for 0.3 and 35/49 = 0.714 for
+  0.7 — the numbers of ImDecorr v1.1.8 and of its faithful port.
+* Noise-free band-limited Gaussian signal: ``|F|`` is Rayleigh distributed,
+  so the peak amplitude is ``E|F|/sqrt(E|F|²) = sqrt(pi)/2 = 0.886``, times
+  ``sqrt(N(R_edge)/N(r_peak)) = R_edge/r_peak`` because the disc at the peak
+  also counts the empty coefficients between the band edge and ``r_peak``.
+* Pure white noise: ``d(r) = 0.886 r`` rises to Nyquist, no interior peak →
+  no resolution (NaN) and a warning.
+* An independent, line-by-line port of ``getDcorr.m`` with per-radius pixel
+  masks (``_imdecorr_port`` below) must give the same curves, peaks and
+  ``kcMax`` as the radial-table implementation.
+
+Tolerances come from the statistics noted at each test; every RNG is seeded.
+"""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from toupy.resolution._decorr import (
+    DecorrResult,
+    decorrelation_resolution,
+    local_max,
+    sine_ramp_profile,
+    slice_indices,
+)
+from toupy.resolution.decorr import ImageDecorr
+
+SQRT_PI_2 = np.sqrt(np.pi) / 2.0
+
+
+# --------------------------------------------------------------------------- test images
+def bandlimited(shape, k, noise=0.1, seed=0):
+    """Gaussian white noise ideally low-passed at normalised frequency ``k``
+    (``k/2`` cycles/pixel, isotropic in cycles/pixel), plus ``noise`` times its
+    standard deviation of white noise."""
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.fftn(rng.standard_normal(shape))
+    fy = np.fft.fftfreq(shape[-2])[:, None]
+    fx = np.fft.fftfreq(shape[-1])[None, :]
+    image = np.fft.ifftn(spectrum * (np.hypot(fy, fx) < k / 2.0), axes=(-2, -1)).real
+    if noise:
+        image = image + noise * image.std() * rng.standard_normal(shape)
+    return image
+
+
+def expected_peak(k, n, n_r=50):
+    """First grid radius ``j/(n_r − 1)`` past the band edge ``k n/(n − 1)``."""
+    edge = k * n / (n - 1)
+    return np.ceil(edge * (n_r - 1)) / (n_r - 1)
+
+
+# --------------------------------------------------------------------------- ImDecorr port
+def _apod_imrect(image, width):
+    """Literal ``apodImRect.m`` (square images): the sine ramp built through linmap."""
+    nx = min(image.shape)
+    x = np.abs(np.linspace(-nx / 2, nx / 2, nx))
+    ramp_map = x > nx / 2 - width
+    d = (-np.abs(x) - np.mean(-np.abs(x[ramp_map]))) * ramp_map
+    d = (d - d.min()) / (d.max() - d.min()) * np.pi - np.pi / 2  # linmap(d, -pi/2, pi/2)
+    d[~ramp_map] = np.pi / 2
+    mask = (np.sin(d) + 1) / 2
+    mask2 = mask[:, None] * mask[None, :]
+    val = image.mean()
+    return (image - val) * mask2 + val
+
+
+def _matlab_local_max(d):
+    """``getDcorrLocalMax.m`` with MATLAB's 1-based index and first-max rule."""
+    d = list(d)
+    if len(d) < 2:
+        return 1, d[0]
+    amp = max(d)
+    ind = d.index(amp) + 1
+    while len(d) > 1:
+        if ind == len(d):
+            d.pop()
+            amp = max(d)
+            ind = d.index(amp) + 1
+        elif ind == 1:
+            break
+        elif amp - min(d[ind - 1:]) >= 0.0005:
+            break
+        else:
+            d.pop()
+            amp = max(d)
+            ind = d.index(amp) + 1
+    return ind, d[ind - 1]
+
+
+def _corrcoef(i1, i2, c1):
+    """``getCorrcoef.m`` of v1.1.8 (floored to 1e-3; NaN -> 0 as the caller does)."""
+    c2 = np.sqrt(np.sum(np.abs(i2) ** 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cc = np.sum(np.real(i1 * np.conj(i2))) / (c1 * c2)
+    cc = np.floor(1000 * cc) / 1000
+    return 0.0 if np.isnan(cc) else float(cc)
+
+
+def _imdecorr_port(image, n_r=50, ng=10, apod=20, min_amp=0.05):
+    """``getDcorr.m`` (ImDecorr v1.1.8, non-fast mode) line by line, on pixel masks.
+
+    The documented choices of this project are applied before: crop to odd
+    sizes, then the separable sine ramp (taper-weighted mean removed), and
+    the DC coefficient left out of the spectrum.
+    """
+    nr0, nc0 = image.shape
+    im = image[: nr0 - (1 - nr0 % 2), : nc0 - (1 - nc0 % 2)].astype(np.float64)
+    nr, nc = im.shape
+    taper = np.outer(sine_ramp_profile(nr, apod), sine_ramp_profile(nc, apod))
+    im = (im - (im * taper).sum() / taper.sum()) * taper
+    X, Y = np.meshgrid(np.linspace(-1, 1, nc), np.linspace(-1, 1, nr))
+    R = np.sqrt(X**2 + Y**2)
+    r = np.linspace(0, 1, n_r)
+    F = np.fft.fftshift(np.fft.fft2(np.fft.fftshift(im)))
+    F[(nr - 1) // 2, (nc - 1) // 2] = 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        In = F / np.abs(F)
+    In[~np.isfinite(In)] = 0
+    mask0 = R**2 < 1
+    In = mask0 * In
+    Ik = mask0 * F
+    c = np.sqrt(np.sum(Ik * np.conj(Ik)).real)
+    r0 = np.linspace(r[0], r[-1], n_r)
+    d0 = np.zeros(n_r)
+    for k in range(n_r, 0, -1):
+        d0[k - 1] = _corrcoef(Ik, (R**2 < r0[k - 1] ** 2) * In, c)
+    ind0, _ = _matlab_local_max(d0)
+    snr0 = d0[ind0 - 1]
+    k0 = r[ind0 - 1]
+    gmax = 2 / r0[ind0 - 1] if r0[ind0 - 1] > 0 else max(nr, nc) / 2
+    g = np.concatenate(([nr / 4], np.exp(np.linspace(np.log(gmax), np.log(0.15), ng))))
+    kc = {1: k0}
+    snr = {1: snr0}
+    curves = {}
+    for refin in (1, 2):
+        for h in range(1, len(g) + 1):
+            Ir = Ik * (1 - np.exp(-2 * g[h - 1] * g[h - 1] * R**2))
+            c = np.sqrt(np.sum(np.abs(Ir) ** 2))
+            col = np.zeros(n_r)
+            for k in range(n_r, 0, -1):
+                mask = R**2 < r[k - 1] ** 2
+                col[k - 1] = _corrcoef(Ir[mask], In[mask], c)
+            curves[(refin, h)] = col
+            ind, amp = _matlab_local_max(col)
+            kc[h + ng * (refin - 1) + 1] = r[ind - 1]
+            snr[h + ng * (refin - 1) + 1] = amp
+        if refin == 1:
+            kcs = np.array([kc[i] for i in sorted(kc)])
+            indmax = np.flatnonzero(kcs == kcs.max()) + 1
+            ind1 = indmax[-1]
+            if ind1 == 1:
+                g1, g2 = nr, g[0]
+            elif ind1 >= len(g):
+                ind2, ind1 = ind1 - 1, ind1 - 2
+                g1, g2 = g[ind1 - 1], g[ind2 - 1]
+            else:
+                ind2, ind1 = ind1, ind1 - 1
+                g1, g2 = g[ind1 - 1], g[ind2 - 1]
+            g = np.exp(np.linspace(np.log(g1), np.log(g2), ng))
+            r1 = max(kcs[indmax[-1] - 1] - (r[1] - r[0]), 0)
+            r2 = min(kcs[indmax[-1] - 1] + 0.4, 1)
+            r = np.linspace(r1, min(r2, r[-1]), n_r)
+    kc_all = np.array([kc[i] for i in sorted(kc)] + [k0])
+    snr_all = np.array([snr[i] for i in sorted(snr)] + [snr0])
+    kc_all[snr_all < min_amp] = 0
+    return dict(kc_max=kc_all.max(), A0=snr0, k0=k0, d0=d0, curves=curves, refined_r=r)
+
+
+def _camera_crop():
+    skimage_data = pytest.importorskip("skimage.data")
+    return skimage_data.camera()[150:261, 180:303].astype(np.float64)  # 111 x 123
+
+
+# Cropped sizes 2a+1 (columns), 2b+1 (rows) with a prime, a != 7, gcd(a, b) = 1
+# and gcd(b, 7) = 1 (or a = b prime = 3 mod 4): then no pixel radius
+# R = 2 sqrt((mx/2a)^2 + (my/2b)^2) equals a radius j/49 of the first grid or 1
+# exactly, where the port (R from linspace) and ours (exact integer radii)
+# would decide "R < r" by round-off. (111 x 131 has one: (39/65)^2 + (44/55)^2 = 1.)
+PORT_CASES = [
+    ("blurred noise 96x96 (even)", lambda: _blurred((96, 96), 2.0, 0.2, 3)),
+    ("band-limited 103x119", lambda: bandlimited((103, 119), 0.6, 0.3, 4)),
+    ("camera crop 111x123", _camera_crop),
+    # only the unfiltered curve peaks: the refinement's first special case
+    ("noisy blur 103x119", lambda: _blurred((103, 119), 2.0, 2.0, 1)),
+    # the highest first-pass peak comes from the second-strongest filter: the other end
+    ("blur 103x119", lambda: _blurred((103, 119), 2.0, 0.1, 0)),
+]
+
+
+def _blurred(shape, sigma, noise, seed):
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    image = gaussian_filter(rng.standard_normal(shape), sigma)
+    return image / image.std() + noise * rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize("name, make", PORT_CASES, ids=[c[0] for c in PORT_CASES])
+def test_matches_line_by_line_port_of_getDcorr(name, make):
+    """The radial-table curves equal the per-pixel-mask curves of the port.
+
+    Both floor to 1e-3, so equal sums give identical values; the tolerance
+    of half a quantum only absorbs a value lying within 1e-13 of a multiple
+    of 1e-3 (none occurred). Peaks and kcMax must then be identical.
+    """
+    image = make()
+    port = _imdecorr_port(image, n_r=50)
+    res = decorrelation_resolution(image, n_r=50)
+    np.testing.assert_allclose(res.A, port["d0"], atol=5e-4, rtol=0)
+    for h in range(len(res.first_pass_g)):
+        np.testing.assert_allclose(res.first_pass_curves[h], port["curves"][(1, h + 1)], atol=5e-4, rtol=0)
+    for h in range(len(res.refined_g)):
+        np.testing.assert_allclose(res.refined_curves[h], port["curves"][(2, h + 1)], atol=5e-4, rtol=0)
+    np.testing.assert_allclose(res.refined_k_grid, port["refined_r"], rtol=0, atol=1e-15)
+    assert res.k0 == port["k0"] and res.A0 == port["A0"]
+    assert res.kc_max == pytest.approx(port["kc_max"], abs=1e-15)
+    assert res.kc_max > 0
+
+
+def test_sine_ramp_equals_apodImRect():
+    """``apodImRect.m`` builds its ramp through linmap of a sine: the same window."""
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((97, 97)) + 5.0
+    for width in (2, 7, 20):
+        ours = (image - image.mean()) * np.outer(sine_ramp_profile(97, width), sine_ramp_profile(97, width))
+        np.testing.assert_allclose(ours + image.mean(), _apod_imrect(image, width), atol=1e-12)
+    profile = sine_ramp_profile(50, 20)
+    assert profile[0] == 0.0 and profile[19] == pytest.approx(1.0) and profile[-1] == 0.0
+    np.testing.assert_array_equal(profile[20:30], 1.0)
+    np.testing.assert_array_equal(profile, profile[::-1])
+    assert sine_ramp_profile(10, 1)[[0, -1]].tolist() == [0.0, 0.0]
+    np.testing.assert_array_equal(sine_ramp_profile(10, 0), 1.0)
+
+
+# --------------------------------------------------------------------------- validation case 11
+@pytest.mark.parametrize("k", [0.3, 0.5, 0.7])
+def test_bandlimited_noise_gives_band_edge(k):
+    """Case 11: kcMax is the first grid radius past the band edge.
+
+    k = 0.5 must land in [0.50, 0.53] (ImDecorr under Octave: 0.5102), k = 0.3
+    at 0.306 and 0.7 at 0.714; three seeds, no warning (the noise is white).
+    """
+    for seed in range(3):
+        image = bandlimited((257, 257), k, 0.1, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            res = decorrelation_resolution(image, n_r=50)
+        assert res.kc_max == pytest.approx(expected_peak(k, 257), abs=1e-12)
+        assert k <= res.kc_max <= k + 0.03
+        assert res.r_res == pytest.approx(res.kc_max / 2)
+        assert res.resolution_px == pytest.approx(2 / res.kc_max)
+        assert res.resolution_half_px == pytest.approx(1 / res.kc_max)
+        # 10 % noise: A0 between the noise-free 0.872 and the reference's 0.873-0.875 +- sampling
+        assert 0.85 <= res.A0 <= 0.89
+        assert not res.coloured_noise
+    if k == 0.5:
+        assert res.resolution_px == pytest.approx(3.92, abs=0.005)
+
+
+def test_default_n_r_also_finds_band_edge():
+    """With the default n_r = 100 the grid step is 1/99: kcMax within one step of the edge."""
+    res = decorrelation_resolution(bandlimited((257, 257), 0.5, 0.1, 0))
+    assert res.n_r == 100 and res.r_values.size == 100
+    edge = 0.5 * 257 / 256
+    assert edge <= res.kc_max <= edge + 1 / 99 + 1e-12
+
+
+def test_noise_free_amplitude_is_rayleigh_ratio():
+    """A0 = sqrt(pi)/2 (0.886 ± 0.02 per ALGORITHMS.md) times R_edge/r_peak.
+
+    The sample mean ratio over ~6500 independent coefficients has a standard
+    error ~0.003; flooring to 1e-3 lowers it by at most 0.001: tolerance 0.01
+    on the sharper prediction.
+    """
+    image = bandlimited((257, 257), 0.5, 0.0, 1)
+    res = decorrelation_resolution(image, n_r=50, apod_width=0)
+    assert abs(res.A0 - SQRT_PI_2) <= 0.02
+    edge = 0.5 * 257 / 256
+    assert res.k0 == pytest.approx(expected_peak(0.5, 257))
+    assert res.A0 == pytest.approx(SQRT_PI_2 * edge / res.k0, abs=0.01)
+
+
+def test_white_noise_has_no_resolution():
+    """Pure white noise: d(r) = 0.886 r rises to Nyquist, no peak -> NaN and a warning."""
+    rng = np.random.default_rng(5)
+    image = rng.standard_normal((257, 257))
+    with pytest.warns(UserWarning, match="no peak"):
+        res = decorrelation_resolution(image, n_r=50)
+    assert res.kc_max == 0.0 and res.A0 == 0.0 and not res.resolved
+    assert np.isnan(res.r_res) and np.isnan(res.resolution_px) and np.isnan(res.resolution)
+    assert not res.accepted.any()
+    # the curve is the white-noise line 0.886 r (|F| Rayleigh): within 0.02
+    np.testing.assert_allclose(res.A[1:], SQRT_PI_2 * res.k_values[1:], atol=0.02)
+    assert "none" in res.summary()
+
+
+def test_min_peak_amplitude_gates_the_peaks():
+    """Peaks of amplitude < min_peak_amplitude are rejected: 0.9 > A0 rejects them all."""
+    image = bandlimited((129, 129), 0.5, 0.1, 2)
+    assert decorrelation_resolution(image, n_r=50).resolved
+    with pytest.warns(UserWarning, match="no peak"):
+        strict = decorrelation_resolution(image, n_r=50, min_peak_amplitude=0.9)
+    assert not strict.resolved and strict.A0 < 0.9
+
+
+def test_coloured_noise_warns():
+    """Noise with amplitude growing like |k|: power ratio (0.95/0.75)^2 = 1.6."""
+    rng = np.random.default_rng(6)
+    f = np.fft.fftfreq(256)
+    ramp = np.hypot(f[:, None], f[None, :])
+    image = np.fft.ifft2(np.fft.fft2(rng.standard_normal((256, 256))) * ramp).real
+    image += bandlimited((256, 256), 0.3, 0.0, 7) * 0.2
+    with pytest.warns(UserWarning, match="not white"):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*no peak.*")
+            res = decorrelation_resolution(image, n_r=50, apod_width=0)
+    assert res.coloured_noise and res.hf_power_ratio == pytest.approx(1.6, abs=0.15)
+
+
+def test_no_false_coloured_noise_alarm():
+    """White 64x64 noise (ratio 1 ± 0.12 simulated; the 3-standard-error guard
+    puts the alarm at ~1.6) and streaky random walks (ratio ~0.6-0.8: the band
+    medians ignore the few huge coefficients on the axis) are not flagged."""
+    for seed in range(5):
+        image = np.random.default_rng(seed).standard_normal((64, 64))
+        res = _quiet(image)
+        assert not res.coloured_noise and abs(res.hf_power_ratio - 1) < 0.5
+    walks = np.random.default_rng(9).standard_normal((5, 128, 128)).cumsum(axis=2)
+    res = _quiet(walks, n_slices=5)
+    assert not any(s.coloured_noise for s in res.slices)
+    assert all(s.hf_power_ratio < 1 for s in res.slices)
+
+
+def _quiet(image, **kwargs):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*no peak.*")
+        return decorrelation_resolution(image, n_r=30, apod_width=4, **kwargs)
+
+
+# --------------------------------------------------------------------------- units and invariances
+def test_pixel_size_scales_resolution_only():
+    image = bandlimited((129, 129), 0.5, 0.1, 3)
+    ref = decorrelation_resolution(image, n_r=50)
+    res = decorrelation_resolution(image, 28.6, n_r=50, unit="nm")
+    assert res.kc_max == ref.kc_max and res.r_res == ref.r_res
+    assert res.resolution_px == ref.resolution_px and res.A0 == ref.A0
+    np.testing.assert_array_equal(res.A, ref.A)
+    np.testing.assert_array_equal(res.r_values, ref.r_values)
+    assert res.resolution == pytest.approx(28.6 * ref.resolution_px)
+    assert res.resolution_half == pytest.approx(res.resolution / 2)
+    assert ref.unit == "px" and res.unit == "nm" and "nm" in res.summary()
+    np.testing.assert_allclose(ref.r_values, np.linspace(0, 0.5, 50))
+
+
+def test_offset_scale_and_dtype_do_not_matter():
+    """The DC term is left out, so an offset changes nothing; a gain neither.
+
+    float32 input is computed in float32: its curves may differ from float64
+    only where a value sits within float32 round-off of a 1e-3 step.
+    """
+    image = bandlimited((128, 144), 0.6, 0.2, 8)
+    ref = decorrelation_resolution(image, n_r=50)
+    shifted = decorrelation_resolution(image * 7.0 + 1000.0, n_r=50)
+    np.testing.assert_allclose(shifted.A, ref.A, atol=1e-3)
+    assert shifted.kc_max == ref.kc_max
+    single = decorrelation_resolution(image.astype(np.float32), n_r=50)
+    np.testing.assert_allclose(single.A, ref.A, atol=1e-3)
+    assert single.kc_max == pytest.approx(ref.kc_max, abs=1 / 49)
+    counts = decorrelation_resolution(np.round(image * 100).astype(np.int16), n_r=50)
+    assert counts.kc_max == pytest.approx(ref.kc_max, abs=1 / 49)
+
+
+def test_input_is_not_modified():
+    image = bandlimited((64, 80), 0.5, 0.1, 9).astype(np.float32)
+    copy = image.copy()
+    decorrelation_resolution(image, n_r=30, apod_width=5)
+    np.testing.assert_array_equal(image, copy)
+    vol = np.stack([image] * 3)
+    vcopy = vol.copy()
+    decorrelation_resolution(vol, n_r=30, apod_width=5, n_slices=3)
+    np.testing.assert_array_equal(vol, vcopy)
+
+
+@pytest.mark.parametrize("shape", [(256, 256), (256, 257), (257, 256), (255, 255)])
+def test_even_and_odd_sizes(shape):
+    """Even axes are cropped by their last row/column (as ImDecorr), before the
+    taper: an even image gives exactly the result of its odd crop."""
+    image = bandlimited((257, 257), 0.5, 0.1, 10)[: shape[0], : shape[1]]
+    res = decorrelation_resolution(image, n_r=50)
+    odd = tuple(n - (1 - n % 2) for n in shape)
+    assert res.analysed_shape == odd and res.shape == shape
+    cropped = decorrelation_resolution(image[: odd[0], : odd[1]], n_r=50)
+    np.testing.assert_array_equal(res.A, cropped.A)
+    assert res.kc_max == cropped.kc_max
+    edge = 0.5 * min(odd) / (min(odd) - 1)
+    assert edge - 1e-9 <= res.kc_max <= edge + 1 / 49 + 0.01
+
+
+# --------------------------------------------------------------------------- peak rule
+def test_curve_uses_the_open_disc():
+    """``d(r)`` sums the coefficients with ``R < r`` (``R.^2 < r^2`` in getDcorr.m):
+    a radius equal to a grid radius joins the disc only at the next one.
+
+    Table: unit |F| at R = 0.5 (1 coefficient) and at R = 0.75 (3). With
+    strict inclusion, d(0.5) = 0 (empty disc), d(0.75) = 1/(sqrt(4) sqrt(1))
+    = 0.5 and d(1) = 4/(sqrt(4) sqrt(4)) = 1 (all exact in binary).
+    """
+    from toupy.resolution._decorr import _curve, _RadialTable
+
+    table = _RadialTable(
+        r2=np.array([0.25, 0.5625]), s1=np.array([1.0, 3.0]), s2=np.array([1.0, 3.0]),
+        count=np.array([1.0, 3.0]),
+    )
+    curve = _curve(table, np.array([0.0, 0.5, 0.75, 1.0]), None)
+    np.testing.assert_array_equal(curve, [0.0, 0.0, 0.5, 1.0])
+    # the high-pass filter multiplies |F| by 1 - exp(-2 g^2 R^2) inside the disc
+    g = 2.0
+    h = -np.expm1(-2 * g * g * table.r2)
+    expected = np.floor(1000 * h[0] / np.sqrt(h[0] ** 2 + 3 * h[1] ** 2)) / 1000
+    assert _curve(table, np.array([0.75]), g)[0] == pytest.approx(expected)
+
+
+def test_local_max_rule():
+    """getDcorrLocalMax: rising curves have no peak; the prominence is 5e-4."""
+    assert local_max(np.array([0.0, 0.1, 0.2, 0.3])) == (0, 0.0)  # rises to the end
+    assert local_max(np.array([0.0, 0.5, 0.4, 0.45])) == (1, 0.5)  # interior, falls 0.1 after
+    assert local_max(np.array([0.0, 0.5, 0.4999, 0.6])) == (0, 0.0)  # fall of 1e-4 < 5e-4: dropped
+    assert local_max(np.array([0.0, 0.3, 0.3, 0.2])) == (1, 0.3)  # first of equal maxima
+    assert local_max(np.array([0.0, 0.3, 0.299, 0.5])) == (1, 0.3)  # one quantum is a peak
+    assert local_max(np.array([0.2])) == (0, 0.2)
+    for curve in (np.array([0.0, 0.2, 0.7, 0.3, 0.1]), np.array([0.0, 0.1, 0.1, 0.05])):
+        assert local_max(curve) == (lambda i, a: (i - 1, a))(*_matlab_local_max(curve))
+
+
+# --------------------------------------------------------------------------- volumes
+def test_slice_indices():
+    np.testing.assert_array_equal(slice_indices(100, 10), np.arange(5, 100, 10))
+    assert slice_indices(100, 1).tolist() == [50]
+    np.testing.assert_array_equal(slice_indices(100, 5, (-50, None)), [55, 65, 75, 85, 95])
+    np.testing.assert_array_equal(slice_indices(100, 2, (10, -10)), [30, 70])
+    assert slice_indices(7, 10).tolist() == list(range(7))  # fewer slices than asked
+    assert slice_indices(10, 3, (4, 5)).tolist() == [4]
+    for bad in [(5, 5), (8, 2), (-3, -5)]:
+        with pytest.raises(ValueError, match="slice_range.*empty"):
+            slice_indices(10, 3, bad)
+    for bad in [(0, 11), (-11, 5), (12, None)]:
+        with pytest.raises(ValueError, match="slice_range.*outside"):
+            slice_indices(10, 3, bad)
+    with pytest.raises(ValueError, match="slice_range"):
+        slice_indices(10, 3, (1, 2, 3))
+    with pytest.raises(ValueError, match="slice_range"):
+        slice_indices(10, 3, (1.5, 4))
+
+
+@pytest.fixture(scope="module")
+def volume():
+    """12 planes of 97x97 along axis 1; the signal band shrinks with the index
+    (k from 0.7 down to 0.3), every 4th plane pure noise."""
+    planes = []
+    for i, k in enumerate(np.linspace(0.7, 0.3, 12)):
+        if i % 4 == 3:
+            planes.append(np.random.default_rng(100 + i).standard_normal((97, 97)))
+        else:
+            planes.append(bandlimited((97, 97), k, 0.1, 100 + i))
+    return np.stack(planes, axis=1)  # shape (97, 12, 97)
+
+
+def test_volume_slices_and_statistics(volume):
+    with pytest.warns(UserWarning, match="slices gave no resolution"):
+        res = decorrelation_resolution(volume, 2.0, n_r=50, axis=1, n_slices=6, apod_width=10)
+    assert res.is_volume and res.axis == 1 and res.shape == volume.shape
+    np.testing.assert_array_equal(res.slice_indices, slice_indices(12, 6))  # [1, 3, 5, 7, 9, 11]
+    singles = [
+        decorrelation_resolution(volume[:, i, :], 2.0, n_r=50, apod_width=10)
+        if i % 4 != 3 else None
+        for i in res.slice_indices
+    ]
+    expected = np.array([s.resolution_px if s is not None else np.nan for s in singles])
+    np.testing.assert_array_equal(res.resolutions_px, expected)
+    assert np.isnan(res.resolutions_px[[1, 3, 5]]).all()  # planes 3, 7, 11 are noise
+    finite = expected[np.isfinite(expected)]
+    assert res.resolution_px_median == pytest.approx(np.median(finite))
+    assert res.resolution_px_mean == pytest.approx(finite.mean())
+    assert res.resolution_px_std == pytest.approx(finite.std())
+    assert res.resolution_px == res.resolution_px_median
+    assert res.r_res == pytest.approx(1 / res.resolution_px_median)
+    assert res.resolution == pytest.approx(2.0 * res.resolution_px_median)
+    # the curves are those of the last slice (index 11)
+    np.testing.assert_array_equal(res.A, res.slices[-1].A)
+    assert len(res.slices) == 6 and all(s.slices is None for s in res.slices)
+    # the bands shrink with the index: resolutions grow
+    assert np.all(np.diff(finite) > 0)
+
+
+def test_volume_axes_parallel_and_facade(volume):
+    """axis=0/2/negative take the right planes; threads give the sequential answer."""
+    vol = np.moveaxis(volume, 1, 0)[:6]  # (6, 97, 97), planes 0..5
+    with pytest.warns(UserWarning, match=r"1 of 3 slices gave no resolution \(slices \[3\]\)"):
+        a = decorrelation_resolution(vol, n_r=30, n_slices=3, apod_width=10, workers=1)
+    with pytest.warns(UserWarning, match="slices gave no resolution"):
+        b = decorrelation_resolution(vol, n_r=30, n_slices=3, apod_width=10, workers=2)
+    np.testing.assert_array_equal(a.resolutions_px, b.resolutions_px)
+    np.testing.assert_array_equal(a.A, b.A)
+    with pytest.warns(UserWarning, match="slices gave no resolution"):
+        c = decorrelation_resolution(np.moveaxis(vol, 0, 2), n_r=30, n_slices=3, apod_width=10, axis=-1)
+    np.testing.assert_array_equal(c.resolutions_px, a.resolutions_px)
+    assert c.axis == 2
+    dec = ImageDecorr(vol, 3.0, 30, apod_width=10, n_slices=3, slice_range=(-6, 5))
+    np.testing.assert_array_equal(dec.slice_indices, slice_indices(6, 3, (0, 5)))
+    for name in ("resolutions_px", "resolution_px_mean", "resolution_px_median", "resolution_px_std"):
+        assert getattr(dec, name) is not None
+    assert dec.resolution_px == dec.resolution_px_median
+    assert dec.resolution == pytest.approx(3.0 * dec.resolution_px)
+    assert dec.r_res == pytest.approx(1 / dec.resolution_px)
+
+
+def test_constant_padding_slices_are_skipped():
+    """A reconstruction padded with empty slices: those are skipped with a warning."""
+    vol = np.zeros((6, 97, 97))
+    vol[2:] = [bandlimited((97, 97), 0.5, 0.1, 200 + i) for i in range(4)]
+    with pytest.warns(UserWarning, match=r"2 sampled slices are constant.*\[0, 1\]"):
+        res = decorrelation_resolution(vol, n_r=50, apod_width=10, n_slices=6)
+    assert res.slice_indices.tolist() == [2, 3, 4, 5] and len(res.slices) == 4
+    alone = [decorrelation_resolution(vol[i], n_r=50, apod_width=10).resolution_px for i in range(2, 6)]
+    np.testing.assert_array_equal(res.resolutions_px, alone)
+    with pytest.raises(ValueError, match="every sampled slice"):
+        decorrelation_resolution(vol, n_r=50, apod_width=10, slice_range=(0, 2))
+
+
+# --------------------------------------------------------------------------- facade
+def test_image_decorr_attributes_and_plot(tmp_path):
+    image = bandlimited((129, 129), 0.5, 0.1, 11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dec = ImageDecorr(image, pixel_size=5.0, n_r=50, unit="nm")
+    res = decorrelation_resolution(image, 5.0, n_r=50, unit="nm")
+    assert isinstance(dec.result, DecorrResult)
+    np.testing.assert_array_equal(dec.r_values, res.r_values)
+    np.testing.assert_array_equal(dec.A, res.A)
+    np.testing.assert_array_equal(dec.d, 1 - res.A)
+    assert dec.r_res == res.r_res and dec.resolution_px == res.resolution_px
+    assert dec.resolution == res.resolution and dec.A0 == res.A0 and dec.kc_max == res.kc_max
+    assert dec.resolution_px == pytest.approx(1 / dec.r_res)
+    assert dec.resolution == pytest.approx(5.0 / dec.r_res)
+    for name in ("resolutions_px", "resolution_px_mean", "resolution_px_median", "resolution_px_std"):
+        assert getattr(dec, name) is None
+    out = dec.plot(output_dir=tmp_path)
+    assert len(out) == 4
+    np.testing.assert_array_equal(out[0], dec.r_values)
+    np.testing.assert_array_equal(out[1], dec.A)
+    np.testing.assert_array_equal(out[2], dec.d)
+    assert out[3] == dec.resolution_px
+    png = tmp_path / "ImageDecorr.png"
+    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert dec.figure_path == png and len(dec.figure.axes) >= 1
+
+
+def test_volume_plot_has_histogram(tmp_path, volume):
+    with pytest.warns(UserWarning):
+        dec = ImageDecorr(volume, n_r=30, apod_width=10, axis=1, n_slices=4)
+    r_values, A, d, resolution_px = dec.plot(output_dir=tmp_path)
+    assert (tmp_path / "ImageDecorr.png").exists()
+    assert resolution_px == dec.resolution_px_median
+    titles = [ax.get_title() for ax in dec.figure.axes]
+    assert any("slices" in t for t in titles) and len(dec.figure.axes) >= 2
+
+
+def test_threshold_is_ignored_with_a_warning():
+    image = bandlimited((97, 97), 0.5, 0.1, 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        base = ImageDecorr(image, n_r=30, apod_width=10)
+        ImageDecorr(image, n_r=30, threshold=0.15, apod_width=10)
+    with pytest.warns(UserWarning, match="no correlation threshold"):
+        dec = ImageDecorr(image, n_r=30, threshold=0.3, apod_width=10)
+    assert dec.resolution_px == base.resolution_px
+
+
+def test_to_dict_and_json():
+    image = bandlimited((97, 97), 0.5, 0.1, 13)
+    res = decorrelation_resolution(image, 2.5, n_r=30, apod_width=10, unit="um")
+    data = json.loads(res.to_json())
+    assert data["kc_max"] == res.kc_max and data["resolution"] == pytest.approx(res.resolution)
+    assert data["units"]["r_res"] == "cycles/pixel" and data["unit"] == "um"
+    assert len(data["A"]) == 30 and len(data["d"]) == 30
+    vol = np.stack([image, image[::-1]])
+    vres = decorrelation_resolution(vol, n_r=30, apod_width=10, n_slices=2)
+    vdata = json.loads(vres.to_json())
+    assert len(vdata["slices"]) == 2 and vdata["slice_indices"] == [0, 1]
+    with pytest.warns(UserWarning):
+        noise = decorrelation_resolution(np.random.default_rng(0).standard_normal((64, 64)), n_r=30, apod_width=4)
+    assert json.loads(noise.to_json())["resolution_px"] is None  # NaN -> null
+
+
+# --------------------------------------------------------------------------- bad input
+def test_bad_input():
+    good = bandlimited((64, 64), 0.5, 0.1, 14)
+    cases = [
+        (dict(image=np.zeros(64)), "image"),
+        (dict(image=np.zeros((4, 64, 64, 2))), "image"),
+        (dict(image=np.where(np.eye(64) > 0, np.nan, good)), "NaN"),
+        (dict(image=np.where(np.eye(64) > 0, np.inf, good)), "NaN or infinite"),
+        (dict(image=np.full((64, 64), 3.0)), "constant"),
+        (dict(image=np.full((3, 64, 64), 3.0)), "every sampled slice.*constant"),
+        (dict(image=good, n_r=29), "n_r"),
+        (dict(image=good, n_r=40.5), "n_r"),
+        (dict(image=good, n_g=4), "n_g"),
+        (dict(image=np.stack([good] * 3), n_slices=0), "n_slices"),
+        (dict(image=np.stack([good] * 3), slice_range=(2, 2)), "slice_range"),
+        (dict(image=np.stack([good] * 3), slice_range=(0, 4)), "slice_range"),
+        (dict(image=np.stack([good] * 3), axis=3), "axis"),
+        (dict(image=np.stack([good] * 3), axis=-4), "axis"),
+        (dict(image=np.stack([good] * 3), axis=1.0), "axis"),
+        (dict(image=good, pixel_size=0), "pixel_size"),
+        (dict(image=good, apod_width=40), "apod_width"),
+        (dict(image=good, apod_width=-1), "apod_width"),
+        (dict(image=good[:10]), "at least 16"),
+        (dict(image=good, min_peak_amplitude=1.5), "min_peak_amplitude"),
+        (dict(image=good, g_min=0), "g_min"),
+        (dict(image=good, workers=0), "workers"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(ValueError, match=match):
+            decorrelation_resolution(**{"n_r": 30, "apod_width": 5, **kwargs})
+    with pytest.raises(TypeError, match="real"):
+        decorrelation_resolution(good + 1j * good, n_r=30)
+    with pytest.raises(TypeError):
+        decorrelation_resolution("image.tif")
+    # the facade raises the same errors, naming the parameter
+    with pytest.raises(ValueError, match="n_r"):
+        ImageDecorr(good, n_r=10)
+    # variation only on the border rows is wiped out by the taper
+    edge_only = np.zeros((64, 64))
+    edge_only[0] = 1.0
+    with pytest.raises(ValueError, match="apodisation"):
+        decorrelation_resolution(edge_only, n_r=30, apod_width=5)
