@@ -11,6 +11,7 @@ The classes of the toupy API live in the submodules ``FSC``, ``FSCtools``,
 """
 
 from ._correlation import fsc, ssnr
+from .FSCtools import compute_2tomograms, compute_2tomograms_splitted, split_dataset
 from ._decorr import DecorrResult, decorrelation_resolution
 from ._localfsc import LocalFSCResult, local_fsc
 from ._randomfsc import RandomFSCResult, phase_randomized_fsc
@@ -24,6 +25,9 @@ __all__ = [
     "phase_randomized_fsc",
     "local_fsc",
     "decorrelation_resolution",
+    "split_dataset",
+    "compute_2tomograms",
+    "compute_2tomograms_splitted",
     "FSCResult",
     "SSNRResult",
     "RandomFSCResult",
