@@ -32,7 +32,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..tomo._recons import reconstruct, reconstruct_slice, run_jobs, validate_params, validate_sinogram
+# the module, not its names: toupy.tomo imports helpers of this package, so its
+# attributes may not exist yet while the two packages initialise each other
+from ..tomo import _recons as _tomo
 from ._correlation import default_workers
 from ._validate import work_dtype
 
@@ -86,7 +88,7 @@ def split_dataset(sinogram, theta):
     >>> s1.shape, t1.tolist(), t2.tolist()
     ((8, 3), [0.0, 2.0, 4.0], [1.0, 3.0, 5.0])
     """
-    sinogram, theta = validate_sinogram(sinogram, theta, min_angles=1)
+    sinogram, theta = _tomo.validate_sinogram(sinogram, theta, min_angles=1)
     if theta.size < 4:
         raise ValueError(
             f"sinogram has {theta.size} projection angles: fewer than 2 per half; "
@@ -137,7 +139,7 @@ def compute_2tomograms(sinogram, theta, **params):
     >>> recon1.shape
     (32, 32)
     """
-    p = validate_params(params)
+    p = _tomo.validate_params(params)
     sinogram1, sinogram2, theta1, theta2 = split_dataset(sinogram, theta)
     return _compute_pair(sinogram1, sinogram2, theta1, theta2, p)
 
@@ -200,13 +202,13 @@ def compute_2tomograms_splitted(sinogram1, sinogram2, theta1, theta2, **params):
     >>> r1.shape == r2.shape == (32, 32)
     True
     """
-    p = validate_params(params)
+    p = _tomo.validate_params(params)
     return _compute_pair(sinogram1, sinogram2, theta1, theta2, p)
 
 
 def _compute_pair(sinogram1, sinogram2, theta1, theta2, p: dict):
-    s1, t1 = validate_sinogram(sinogram1, theta1, name="sinogram1", theta_name="theta1")
-    s2, t2 = validate_sinogram(sinogram2, theta2, name="sinogram2", theta_name="theta2")
+    s1, t1 = _tomo.validate_sinogram(sinogram1, theta1, name="sinogram1", theta_name="theta1")
+    s2, t2 = _tomo.validate_sinogram(sinogram2, theta2, name="sinogram2", theta_name="theta2")
     if s1.ndim != s2.ndim or s1.shape[:-1] != s2.shape[:-1]:
         raise ValueError(
             "sinogram1 and sinogram2 must have the same detector size (and number of slices); "
@@ -227,7 +229,7 @@ def _concurrent(halves, p: dict, workers: int):
     if halves[0][0].ndim == 2:
         each = max(1, workers // 2)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="toupy-half") as pool:
-            jobs = [pool.submit(reconstruct, s, t, p, workers=each) for s, t in halves]
+            jobs = [pool.submit(_tomo.reconstruct, s, t, p, workers=each) for s, t in halves]
             return tuple(job.result() for job in jobs)
     # stacks: every (half, slice) is one single-threaded job on a shared pool
     volumes = []
@@ -240,12 +242,12 @@ def _concurrent(halves, p: dict, workers: int):
 
     def run(task):
         volume, s, t, dtype, k = task
-        volume[k] = reconstruct_slice(s[k], t, p, dtype, 1)
+        volume[k] = _tomo.reconstruct_slice(s[k], t, p, dtype, 1)
 
-    run_jobs(run, tasks, workers, "half-tomograms")
+    _tomo.run_jobs(run, tasks, workers, "half-tomograms")
     return tuple(volumes)
 
 
 def _sequential(halves, p: dict):
     """No thread pool anywhere: one thread, one slice after the other."""
-    return tuple(reconstruct(s, t, p, workers=1, desc=f"half-tomogram {i + 1}") for i, (s, t) in enumerate(halves))
+    return tuple(_tomo.reconstruct(s, t, p, workers=1, desc=f"half-tomogram {i + 1}") for i, (s, t) in enumerate(halves))
