@@ -34,9 +34,8 @@ from . import _kernels
 from ._correlation import _validated, default_workers, fsc
 from ._crossing import first_crossing, shell_to_frequency
 from ._progress import progress
-from ._results import FSCResult, jsonable
+from ._results import FSCResult, ShellCurveViews, jsonable
 from ._shells import block_shell_index, shell_frequencies
-from ._thresholds import threshold_label
 from ._validate import work_dtype
 
 __all__ = [
@@ -60,7 +59,7 @@ _SLAB_BYTES = 8 << 20
 # result
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class RandomFSCResult:
+class RandomFSCResult(ShellCurveViews):
     """Phase-randomised FSC test of two halves (2-D FRC or 3-D FSC).
 
     Attributes
@@ -143,16 +142,6 @@ class RandomFSCResult:
     complex_input: bool = False
 
     @property
-    def kind(self) -> str:
-        """``'FRC'`` for 2-D inputs, ``'FSC'`` for 3-D inputs."""
-        return "FRC" if len(self.shape) == 2 else "FSC"
-
-    @property
-    def fnyquist(self) -> int:
-        """Index of the Nyquist shell, ``max(shape) // 2``."""
-        return max(self.shape) // 2
-
-    @property
     def shells(self) -> np.ndarray:
         """Integer shell indices ``0 .. fnyquist``."""
         return np.arange(self.fsc_obs.size)
@@ -176,21 +165,6 @@ class RandomFSCResult:
     def cutoff_resolution_full(self) -> float:
         """Full period of the cut-off shell in ``unit`` (phases are random at finer periods)."""
         return self.pixel_size / self.cutoff_cpx
-
-    @property
-    def resolution_full_px(self) -> float | None:
-        """Full-period corrected resolution in pixels."""
-        return None if self.fn_res_cpx is None else 1.0 / self.fn_res_cpx
-
-    @property
-    def resolution_half_px(self) -> float | None:
-        """Half-period corrected resolution in pixels."""
-        return None if self.fn_res_cpx is None else 0.5 / self.fn_res_cpx
-
-    @property
-    def threshold_name(self) -> str:
-        """Human-readable criterion name."""
-        return threshold_label(self.threshold)
 
     def summary(self) -> str:
         """One line: the corrected resolution, the uncorrected one and the cut-off."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._thresholds import threshold_label
 
-__all__ = ["FSCResult", "SSNRResult", "length_unit", "jsonable", "map_statistics"]
+__all__ = ["ShellCurveViews", "FSCResult", "SSNRResult", "length_unit", "jsonable", "map_statistics"]
 
 
 def length_unit(pixel_size: float, unit: str | None) -> str:
@@ -68,8 +68,37 @@ def map_statistics(resolution_map: np.ndarray, mask: np.ndarray | None = None) -
     }
 
 
+class ShellCurveViews:
+    """Views shared by results of shell curves (needs ``shape``, ``fn_res_cpx``, ``threshold``)."""
+
+    @property
+    def kind(self) -> str:
+        """``'FRC'`` for 2-D inputs, ``'FSC'`` for 3-D inputs."""
+        return "FRC" if len(self.shape) == 2 else "FSC"
+
+    @property
+    def fnyquist(self) -> int:
+        """Index of the Nyquist shell, ``max(shape) // 2``."""
+        return max(self.shape) // 2
+
+    @property
+    def resolution_full_px(self) -> float | None:
+        """Full-period resolution in pixels."""
+        return None if self.fn_res_cpx is None else 1.0 / self.fn_res_cpx
+
+    @property
+    def resolution_half_px(self) -> float | None:
+        """Half-period resolution in pixels."""
+        return None if self.fn_res_cpx is None else 0.5 / self.fn_res_cpx
+
+    @property
+    def threshold_name(self) -> str:
+        """Human-readable criterion name."""
+        return threshold_label(self.threshold)
+
+
 @dataclass(frozen=True, eq=False)
-class FSCResult:
+class FSCResult(ShellCurveViews):
     """Fourier shell (3-D) or ring (2-D) correlation of two images.
 
     Attributes
@@ -125,34 +154,9 @@ class FSCResult:
     extras: dict = field(default_factory=dict)
 
     @property
-    def kind(self) -> str:
-        """``'FRC'`` for 2-D inputs, ``'FSC'`` for 3-D inputs."""
-        return "FRC" if len(self.shape) == 2 else "FSC"
-
-    @property
-    def fnyquist(self) -> int:
-        """Index of the Nyquist shell, ``max(shape) // 2``."""
-        return max(self.shape) // 2
-
-    @property
     def shells(self) -> np.ndarray:
         """Integer shell indices ``0 .. fnyquist``."""
         return np.arange(self.fsc.size)
-
-    @property
-    def resolution_full_px(self) -> float | None:
-        """Full-period resolution in pixels."""
-        return None if self.fn_res_cpx is None else 1.0 / self.fn_res_cpx
-
-    @property
-    def resolution_half_px(self) -> float | None:
-        """Half-period resolution in pixels."""
-        return None if self.fn_res_cpx is None else 0.5 / self.fn_res_cpx
-
-    @property
-    def threshold_name(self) -> str:
-        """Human-readable criterion name."""
-        return threshold_label(self.threshold)
 
     def summary(self) -> str:
         """One line: the resolution, the criterion and the sampling."""
