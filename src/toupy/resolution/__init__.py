@@ -14,6 +14,7 @@ from ._correlation import fsc, ssnr
 from .FSCtools import compute_2tomograms, compute_2tomograms_splitted, split_dataset
 from ._decorr import DecorrResult, decorrelation_resolution
 from ._localfsc import LocalFSCResult, local_fsc
+from ._localres import LocalResolutionResult, local_resolution
 from ._randomfsc import RandomFSCResult, phase_randomized_fsc
 from ._results import FSCResult, SSNRResult
 
@@ -24,6 +25,7 @@ __all__ = [
     "ssnr",
     "phase_randomized_fsc",
     "local_fsc",
+    "local_resolution",
     "decorrelation_resolution",
     "split_dataset",
     "compute_2tomograms",
@@ -32,6 +34,7 @@ __all__ = [
     "SSNRResult",
     "RandomFSCResult",
     "LocalFSCResult",
+    "LocalResolutionResult",
     "DecorrResult",
     "__version__",
 ]
