@@ -660,9 +660,11 @@ class LocalFSC:
 
     Parameters
     ----------
-    vol1 : ndarray
-        First independent half-reconstruction (2-D or 3-D).
-    vol2 : ndarray
+    vol1 : ndarray or dask.array.Array
+        First independent half-reconstruction (2-D or 3-D). A dask array
+        (optional extra ``[dask]``) is computed as a task graph on the current
+        scheduler or ``dask.distributed`` client, with the in-memory numbers.
+    vol2 : ndarray or dask.array.Array
         Second independent half-reconstruction, same shape as ``vol1``.
     pixel_size : float, optional
         Physical voxel size (any consistent unit). Default 1.0.
@@ -680,15 +682,16 @@ class LocalFSC:
         van Heel & Schatz depends on the number of Fourier voxels per shell,
         and ``'halfbit'``/``'onebit'`` select those curves computed with each
         box's own counts.
-    mask : ndarray, optional
+    mask : ndarray or dask.array.Array, optional
         Keyword only. Sample support (input shape); only boxes needed inside
         the mask are computed, the map is NaN outside it and the statistics
         are taken inside it.
     memory_limit : float, optional
         Keyword only. Bytes for the box buffers and spectra of one batch
-        (default 1e9).
+        (default 1e9); per task, at most 128 MiB, for dask inputs.
     workers : int, optional
         Keyword only. Threads for the batched FFTs; default all cores.
+        Ignored for dask inputs (the scheduler supplies the parallelism).
     unit : str, optional
         Keyword only. Name of the unit of ``pixel_size`` (e.g. ``'nm'``).
 
@@ -697,7 +700,10 @@ class LocalFSC:
     resolution_map : ndarray
         Local full-period resolution in pixels (van Heel convention), same
         shape as ``vol1``. NaN where the nearest box never rises above the
-        threshold (and outside ``mask``).
+        threshold (and outside ``mask``). For dask inputs a lazy dask array
+        with the chunks of ``vol1`` (so a map larger than memory is never
+        held; ``np.asarray`` or ``.compute()`` it, or store it with
+        ``to_zarr``), and so are the three derived maps below.
     resolution_map_phys : ndarray
         Local full-period resolution in physical units
         (``resolution_map * pixel_size``).
@@ -718,6 +724,11 @@ class LocalFSC:
 
     Notes
     -----
+    With dask inputs every box is the in-memory box (same global grid), one
+    task per chunk of ``vol1`` evaluates the boxes whose corner it holds,
+    and only per-box shell sums return to the client; the statistics above
+    are exact (see :func:`toupy.resolution.local_fsc`).
+
     Each box is mean-subtracted and Hann-tapered; its crossing frequency is
     interpolated linearly between box centres and then inverted (averaging
     resolutions would bias toward coarse values). A box whose curve never
@@ -814,10 +825,13 @@ class LocalFSC:
         output_dir : str or path-like, optional
             Keyword only. Folder for the PNG.
 
+        Only the displayed slice of a lazy (dask) map is computed.
+
         Returns
         -------
         resolution_map : ndarray
-            The full local-resolution map (same shape as the input volume).
+            The full local-resolution map (same shape as the input volume; the
+            lazy dask array for dask inputs).
         """
         self.figure = self.result.plot(slice_idx=slice_idx, axis=axis, cmap=cmap, vmin=vmin, vmax=vmax)
         self.figure_path = save_figure(self.figure, _output_path(output_dir, self.filename))

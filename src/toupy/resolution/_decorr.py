@@ -41,6 +41,7 @@ import numpy as np
 import scipy.fft
 
 from ._correlation import default_workers
+from ._dask import is_dask_array, require_dask
 from ._progress import progress
 from ._results import jsonable, length_unit
 from ._validate import as_image, check_pixel_size, check_positive_int, work_dtype
@@ -742,9 +743,15 @@ def decorrelation_resolution(
 
     Parameters
     ----------
-    image : array_like, 2-D or 3-D, real
+    image : array_like or dask.array.Array, 2-D or 3-D, real
         An image, or a volume analysed slice by slice along ``axis``.
-        Integers are computed in float32, float32 stays float32.
+        Integers are computed in float32, float32 stays float32. A 3-D dask
+        array (optional extra ``[dask]``) is analysed as one dask task per
+        sampled slice, on the current scheduler or ``dask.distributed``
+        client: only the chunks holding those slices are read, the volume is
+        never computed whole. A 2-D dask image is computed (one image is
+        analysed in memory). h5py datasets and zarr arrays are read slice by
+        slice too.
     pixel_size : float, optional
         Size of a pixel; ``resolution`` is in its unit. Default 1.0.
     n_r : int, optional
@@ -775,7 +782,8 @@ def decorrelation_resolution(
         Keyword only. Name of the unit of ``pixel_size`` (e.g. ``'nm'``).
     workers : int, optional
         Keyword only. Threads for the FFT (2-D) or for the slices (3-D);
-        default all cores.
+        default all cores. Ignored for a 3-D dask input, whose slices run as
+        single-threaded tasks of the dask scheduler.
 
     Returns
     -------
@@ -796,6 +804,9 @@ def decorrelation_resolution(
         ``slice_range`` empty or outside the axis.
     TypeError
         Complex or non-numeric input.
+    ImportError
+        A dask input without the optional dependencies
+        (``pip install 'toupy-resolution[dask]'``).
 
     Warns
     -----
@@ -851,6 +862,8 @@ def decorrelation_resolution(
     >>> 0.50 <= res.kc_max <= 0.53, round(res.resolution_px, 1)
     (True, 3.9)
     """
+    if is_dask_array(image):
+        require_dask()
     array = as_image(image, "image")
     if array.dtype.kind == "c":
         raise TypeError(
@@ -887,7 +900,8 @@ def decorrelation_resolution(
         apod_width=apod_width, pixel_size=pixel_size, unit=label_unit,
     )
     if array.ndim == 2:
-        result = _analyse(array, workers=workers, label="image", **options)
+        # one image is analysed in memory whatever holds it (dask, h5py, zarr)
+        result = _analyse(np.asarray(array), workers=workers, label="image", **options)
         if not result.resolved:
             warnings.warn(
                 "decorrelation analysis found no peak with amplitude >= "
@@ -901,28 +915,31 @@ def decorrelation_resolution(
         return result
 
     indices = slice_indices(array.shape[axis], n_slices, slice_range)
-    threads = min(len(indices), workers or default_workers())
-
-    def run(index: int) -> DecorrResult | None:
-        plane = np.take(array, int(index), axis=axis)
-        try:
-            return _analyse(
-                plane, workers=1 if threads > 1 else workers,
-                label=f"slice {int(index)} along axis {axis}", **options,
-            )
-        except _NoVariationError:
-            return None  # padding slice of a reconstruction: skipped below
-
     results: list[DecorrResult | None] = [None] * len(indices)
-    desc = "decorrelation slices"
-    if threads <= 1:
-        for pos, index in progress(enumerate(indices), total=len(indices), desc=desc):
-            results[pos] = run(index)
+    if is_dask_array(array):
+        # one task per sampled slice: only the chunks holding those slices are read
+        dask, _ = require_dask()
+        tasks = [
+            dask.delayed(_analyse_slice)(_plane(array, int(i), axis), int(i), axis, 1, options)
+            for i in indices
+        ]
+        results = list(dask.compute(*tasks))
     else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            futures = {pool.submit(run, index): pos for pos, index in enumerate(indices)}
-            for future in progress(as_completed(futures), total=len(futures), desc=desc):
-                results[futures[future]] = future.result()
+        threads = min(len(indices), workers or default_workers())
+        inner = 1 if threads > 1 else workers
+
+        def run(index: int) -> DecorrResult | None:
+            return _analyse_slice(_plane(array, int(index), axis), int(index), axis, inner, options)
+
+        desc = "decorrelation slices"
+        if threads <= 1:
+            for pos, index in progress(enumerate(indices), total=len(indices), desc=desc):
+                results[pos] = run(index)
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                futures = {pool.submit(run, index): pos for pos, index in enumerate(indices)}
+                for future in progress(as_completed(futures), total=len(futures), desc=desc):
+                    results[futures[future]] = future.result()
 
     blank = [int(i) for i, r in zip(indices, results) if r is None]
     if len(blank) == len(results):
@@ -957,6 +974,22 @@ def decorrelation_resolution(
         )
     _warn_coloured(results)
     return summary
+
+
+def _plane(array, index: int, axis: int):
+    """Slice ``index`` along ``axis`` by basic indexing: a view of an ndarray,
+    and a read of that slice only for h5py, zarr and dask inputs."""
+    return array[(slice(None),) * axis + (index,)]
+
+
+def _analyse_slice(plane, index: int, axis: int, workers, options: dict) -> DecorrResult | None:
+    """One slice of a volume; None for a constant slice (padding), skipped by the caller."""
+    try:
+        return _analyse(
+            np.asarray(plane), workers=workers, label=f"slice {index} along axis {axis}", **options
+        )
+    except _NoVariationError:
+        return None
 
 
 def _check_geometry(plane_shape: tuple, apod_width: int) -> None:

@@ -35,9 +35,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft
 
-from . import _kernels
+from . import _dask, _kernels
 from ._correlation import default_workers
 from ._crossing import first_crossing
+from ._dask import (
+    assemble_region,
+    balance_chunks,
+    chunk_edges,
+    chunk_value_checks,
+    combine_value_checks,
+    dask_map_statistics,
+    is_dask_array,
+    region_blocks,
+    require_dask,
+    single_threaded,
+)
 from ._progress import progress
 from ._results import jsonable, length_unit, map_statistics
 from ._shells import hermitian_weights, shell_frequencies
@@ -59,12 +71,16 @@ class LocalFSCResult:
 
     Attributes
     ----------
-    resolution_map : ndarray, input shape
+    resolution_map : ndarray or dask.array.Array, input shape
         Local full-period resolution in pixels (``1 / f`` with ``f`` the
         interpolated local crossing frequency in cycles/pixel); NaN where the
         nearest box has no resolution (its curve is below the threshold from
         the first shell on), where no box was computed, and outside ``mask``.
-        float32 for float32/integer inputs, float64 otherwise.
+        float32 for float32/integer inputs, float64 otherwise. For dask
+        inputs a lazy dask array with the chunks of ``vol1``, each block
+        interpolated from the per-box frequencies when it is computed (store
+        it with ``to_zarr`` or compute the part you need); the derived maps
+        are then lazy too.
     box_centers : tuple of ndarray
         Centre coordinate (pixels, ``corner + (box_size - 1) / 2``) of the
         boxes along each axis: the grid on which the box values live.
@@ -214,6 +230,8 @@ class LocalFSCResult:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         if not include_map:
             out.pop("resolution_map")
+        elif is_dask_array(self.resolution_map):
+            out["resolution_map"] = np.asarray(self.resolution_map)
         out["kind"] = self.kind
         out["n_boxes"] = self.n_boxes
         out["fraction_nyquist_limited"] = self.fraction_nyquist_limited
@@ -241,10 +259,25 @@ class LocalFSCResult:
         """Draw the map (a slice of it in 3-D) with its colour bar; return the figure."""
         from ._plotting import plot_resolution_map
 
+        shown = self.resolution_map
+        title = f"local {self.kind} resolution, box {self.box_size}\n{self.threshold_name}"
+        if is_dask_array(shown):
+            # compute only the slice on display, never the whole lazy map
+            if shown.ndim == 3:
+                if not -3 <= axis < 3:
+                    raise ValueError(f"axis must be 0, 1 or 2 for a 3-D map; got {axis}")
+                n = shown.shape[axis]
+                index = n // 2 if slice_idx is None else int(slice_idx)
+                if not -n <= index < n:
+                    raise ValueError(f"slice_idx must lie in [-{n}, {n}) along axis {axis}; got {slice_idx}")
+                key = [slice(None)] * 3
+                key[axis] = index
+                shown = shown[tuple(key)]
+                title = f"{title}, slice {index % n} along axis {axis % 3}"
+            shown = np.asarray(shown)
         fig, _ = plot_resolution_map(
-            self.resolution_map, slice_idx=slice_idx, axis=axis, cmap=cmap, vmin=vmin,
-            vmax=vmax, pixel_size=self.pixel_size, unit=self.unit,
-            title=f"local {self.kind} resolution, box {self.box_size}\n{self.threshold_name}",
+            shown, slice_idx=slice_idx, axis=axis, cmap=cmap, vmin=vmin,
+            vmax=vmax, pixel_size=self.pixel_size, unit=self.unit, title=title,
         )
         return fig
 
@@ -263,13 +296,13 @@ def box_starts(n: int, box_size: int, step: int) -> np.ndarray:
     return starts
 
 
-def _linear_taps(centers: np.ndarray, n: int):
-    """Linear-interpolation taps from the centre grid to pixels ``0 .. n-1``.
+def _linear_taps(centers: np.ndarray, n: int, start: int = 0):
+    """Linear-interpolation taps from the centre grid to pixels ``start .. start+n-1``.
 
     Returns ``lo, hi, t, nearest``: pixel ``x`` takes ``(1 - t) g[lo] + t g[hi]``;
     beyond the outer centres ``t`` is clipped (nearest extrapolation).
     """
-    x = np.arange(n, dtype=np.float64)
+    x = np.arange(start, start + n, dtype=np.float64)
     if centers.size == 1:
         zero = np.zeros(n, dtype=np.int64)
         return zero, zero, np.zeros(n), zero
@@ -288,18 +321,21 @@ def _interpolate_axis(values, taps, axis):
     return np.take(values, lo, axis=axis) * (1.0 - t) + np.take(values, hi, axis=axis) * t
 
 
-def _frequency_map_to_resolution(grid_freq, centers, shape, dtype, mask):
+def _frequency_map_to_resolution(grid_freq, centers, shape, dtype, mask, origin=None):
     """Interpolate box frequencies linearly to ``shape`` and invert them.
 
     Where some neighbouring boxes have no value the interpolation uses the
     others (weights renormalised); a pixel whose nearest box has no value is
     NaN, so NaN regions keep the extent of their boxes. Works on chunks of
-    rows so the float64 temporaries stay small.
+    rows so the float64 temporaries stay small. With ``origin`` the output is
+    the block of the map of shape ``shape`` starting there (``mask`` is then
+    that block of the mask); every pixel gets the value it has in the whole map.
     """
     valid = np.isfinite(grid_freq)
     filled = np.where(valid, grid_freq, 0.0)
     weight = valid.astype(np.float64)
-    taps = [_linear_taps(c, n) for c, n in zip(centers, shape)]
+    origin = (0,) * len(shape) if origin is None else origin
+    taps = [_linear_taps(c, n, o) for c, n, o in zip(centers, shape, origin)]
 
     out = np.empty(shape, dtype)
     row_bytes = int(np.prod(shape[1:])) * 8 * 6
@@ -330,19 +366,51 @@ def _active_boxes(mask: np.ndarray, centers: tuple) -> np.ndarray:
     pixels ``c_{j-1} <= x < c_j`` (cell 0 and cell ``m`` lie beyond the outer
     centres); its pixels are interpolated from boxes ``j - 1`` and ``j``. So
     box ``j`` is needed when cell ``j`` or ``j + 1`` contains a mask pixel.
-    The mask is reduced cell by cell and axis by axis.
     """
-    cells = mask != 0
-    for axis, c in enumerate(centers):
-        n = cells.shape[axis]
-        bounds = np.concatenate(([0], np.clip(np.ceil(c).astype(np.int64), 0, n), [n]))
-        work = np.moveaxis(cells, axis, 0)
-        reduced = np.zeros((c.size + 1,) + work.shape[1:], dtype=bool)
-        for j in range(c.size + 1):
-            if bounds[j + 1] > bounds[j]:
-                reduced[j] = work[bounds[j] : bounds[j + 1]].any(axis=0)
-        cells = np.moveaxis(reduced[:-1] | reduced[1:], 0, axis)
-    return cells
+    return _boxes_from_cells(_cell_occupancy(mask, centers, mask.shape))
+
+
+def _cell_occupancy(mask_block, centers: tuple, shape: tuple, origin=None) -> np.ndarray:
+    """Which interpolation cells (see :func:`_active_boxes`) hold a mask pixel.
+
+    ``mask_block`` is the block of a mask of shape ``shape`` starting at
+    ``origin``; the cells are reduced axis by axis, so occupancies of the
+    blocks of a chunked mask combine with a logical or.
+    """
+    occupancy = np.zeros(tuple(c.size + 1 for c in centers), dtype=bool)
+    if np.size(mask_block):
+        first, local = _cell_occupancy_local(mask_block, centers, shape, origin)
+        occupancy[tuple(slice(f, f + n) for f, n in zip(first, local.shape))] = local
+    return occupancy
+
+
+def _cell_occupancy_local(mask_block, centers: tuple, shape: tuple, origin=None):
+    """Occupancy of the cells that a non-empty mask block touches.
+
+    Returns the index of its first cell per axis and the occupancy of the
+    range of cells it spans (small, whatever the size of the whole grid).
+    """
+    cells = np.asarray(mask_block) != 0
+    origin = (0,) * cells.ndim if origin is None else origin
+    kept = []
+    for axis, (c, n, o) in enumerate(zip(centers, shape, origin)):
+        inner = np.clip(np.ceil(c).astype(np.int64), 0, n)
+        cell = np.searchsorted(inner, np.arange(o, o + cells.shape[axis]), side="right")
+        first = np.flatnonzero(np.concatenate(([True], cell[1:] != cell[:-1])))
+        cells = np.logical_or.reduceat(cells, first, axis=axis)
+        kept.append(cell[first])
+    local = np.zeros(tuple(int(k[-1] - k[0] + 1) for k in kept), dtype=bool)
+    local[np.ix_(*[k - k[0] for k in kept])] = cells
+    return tuple(int(k[0]) for k in kept), local
+
+
+def _boxes_from_cells(occupancy: np.ndarray) -> np.ndarray:
+    """Box ``j`` (per axis) is needed when cell ``j`` or ``j + 1`` is occupied."""
+    for axis in range(occupancy.ndim):
+        head = np.take(occupancy, np.arange(occupancy.shape[axis] - 1), axis=axis)
+        tail = np.take(occupancy, np.arange(1, occupancy.shape[axis]), axis=axis)
+        occupancy = head | tail
+    return occupancy
 
 
 # --------------------------------------------------------------------------- validation
@@ -390,7 +458,9 @@ def _bytes_per_box(box_shape, real_itemsize: int, complex_input: bool) -> int:
     return voxels * buffer_itemsize + 2 * spectrum * 2 * real_itemsize
 
 
-def _box_shell_sums(views, corners, box_size, ndim, complex_input, dtype, memory_limit, workers):
+def _box_shell_sums(
+    views, corners, box_size, ndim, complex_input, dtype, memory_limit, workers, show_progress=True
+):
     """Shell sums of every box of both halves, in batches sized to ``memory_limit``.
 
     Per batch: each half's boxes are cut, centred and tapered into one reused
@@ -418,7 +488,10 @@ def _box_shell_sums(views, corners, box_size, ndim, complex_input, dtype, memory
     buffer = np.empty((batch,) + buffer_shape, buffer_dtype)
     sums = np.zeros((n_boxes, _kernels.N_SUMS, n_bins))
     n_batches = -(-n_boxes // batch)
-    for i in progress(range(n_batches), total=n_batches, desc=f"local {('FRC', 'FSC')[ndim - 2]}"):
+    batches = range(n_batches)
+    if show_progress:
+        batches = progress(batches, total=n_batches, desc=f"local {('FRC', 'FSC')[ndim - 2]}")
+    for i in batches:
         lo, hi = i * batch, min((i + 1) * batch, n_boxes)
         out = buffer[: hi - lo]
         spectra = []
@@ -459,11 +532,15 @@ def local_fsc(
 
     Parameters
     ----------
-    vol1, vol2 : ndarray
+    vol1, vol2 : ndarray or dask.array.Array
         Two independent half reconstructions (2-D images or 3-D volumes
         ``[slices, rows, cols]``) of the same shape, real or complex. Integers
         are computed in float32, float32 stays float32, float64 stays float64.
-        Inputs are never modified.
+        Inputs are never modified. Dask arrays (optional extra ``[dask]``) are
+        computed as a task graph on the current scheduler or
+        ``dask.distributed`` client; see Notes. h5py datasets and zarr arrays
+        are loaded into memory: wrap them in ``dask.array.from_array`` to
+        process them chunk by chunk.
     pixel_size : float, optional
         Size of a pixel; ``resolution_map_phys`` is in its unit.
     box_size : int, optional
@@ -477,24 +554,30 @@ def local_fsc(
         Criterion. Default 0.143, Rosenthal & Henderson's fixed 1/7 (not the
         half-bit curve). ``'halfbit'``/``'onebit'`` use the information curves
         of van Heel & Schatz with each box's own voxel counts per shell.
-    mask : ndarray, optional
+    mask : ndarray or dask.array.Array, optional
         Sample support (binary or soft, input shape). Only the boxes needed to
         interpolate the map inside the mask are computed; the map is NaN where
         ``mask == 0`` and the statistics are taken inside the mask. The mask
         selects boxes only; it does not weight the data.
     memory_limit : float, optional
         Bytes available for the box buffers and spectra of one batch
-        (default 1e9). At least one box is processed per batch.
+        (default 1e9). At least one box is processed per batch. With dask
+        inputs it holds per task and is capped at 128 MiB (a worker runs one
+        task per thread); each task also holds its region of both inputs
+        (about 64 MiB each at most).
     workers : int, optional
-        Threads for the batched FFTs; default all available cores.
+        Threads for the batched FFTs; default all available cores. Ignored for
+        dask inputs: there the scheduler runs one task per thread and each
+        task computes on one thread.
     unit : str, optional
         Name of the unit of ``pixel_size`` (e.g. ``'nm'``).
 
     Returns
     -------
     LocalFSCResult
-        The map (full period, pixels, input shape), per-box frequencies,
-        curves and flags, the box-centre grid and statistics.
+        The map (full period, pixels, input shape; a lazy dask array for dask
+        inputs), per-box frequencies, curves and flags, the box-centre grid
+        and statistics.
 
     Raises
     ------
@@ -502,6 +585,9 @@ def local_fsc(
         Shapes differ, NaN/inf values, a constant input, ``box_size`` < 8 or
         larger than the smallest dimension, ``step`` < 1, an unknown
         threshold, a bad mask or a non-positive ``memory_limit``.
+    ImportError
+        A dask input without the optional dependencies
+        (``pip install 'toupy-resolution[dask]'``).
 
     Notes
     -----
@@ -522,6 +608,23 @@ def local_fsc(
     signed real part of the cross sum; for complex inputs the modulus of the
     complex sum (insensitive to a global phase offset).
 
+    Dask inputs give the in-memory numbers: the box grid is the same global
+    grid, and each task evaluates the boxes whose corner lies in one chunk of
+    ``vol1``, reading that chunk and the ``box_size - 1`` pixels after it
+    along each axis (chunks larger than about 64 MiB are split, runs of
+    chunks narrower than a box merged, first). Only
+    per-box shell sums (``5 x (box_size // 2 + 1)`` numbers per box) return
+    to the client, where curves and crossings are found. The full-size map
+    stays lazy: a dask array whose blocks are interpolated from the box grid
+    when computed, so a map larger than the client's memory is never held;
+    its statistics are computed exactly (the median by histogram
+    refinement) in a few passes over the blocks. The same graph checks every
+    value for NaN/inf, and a dask ``mask`` is read once to select the boxes.
+    Chunks a few boxes wide per axis balance the extra reading of the
+    ``box_size - 1`` overlap against the number of tasks. No progress bar is
+    drawn for dask inputs: watch the dashboard of a distributed client, or
+    call inside ``with dask.diagnostics.ProgressBar():``.
+
     Examples
     --------
     >>> import numpy as np
@@ -535,50 +638,60 @@ def local_fsc(
     (128, 128)
     >>> bool(res.box_nyquist_limited.all())
     True
+
+    The same with dask arrays (a lazy map, the same numbers):
+
+    >>> import dask.array as da
+    >>> lazy = local_fsc(da.from_array(half1, chunks=48), da.from_array(half2, chunks=48),
+    ...                  box_size=32, pixel_size=20.0, unit='nm')
+    >>> type(lazy.resolution_map).__name__, lazy.extras['n_tasks']
+    ('Array', 9)
+    >>> bool((lazy.resolution_map.compute() == res.resolution_map).all())
+    True
     """
+    dask_input = is_dask_array(vol1) or is_dask_array(vol2)
+    if dask_input:
+        require_dask()
     a, b = check_pair(vol1, vol2, names=("vol1", "vol2"))
-    shape = a.shape
+    shape = tuple(a.shape)
     box_size = _check_box_size(box_size, shape)
     step = box_size // 2 if step is None else check_positive_int(step, "step")
     threshold = validate_threshold(threshold)
     pixel_size = check_pixel_size(pixel_size)
-    mask = check_mask(mask, shape)
-    memory_limit = _check_memory_limit(memory_limit)
-    workers = _check_workers(workers)
-    for array, name in ((a, "vol1"), (b, "vol2")):
-        _check_finite(array, name)
-        parts = (array.real, array.imag) if array.dtype.kind == "c" else (array,)
-        if all(part.min() == part.max() for part in parts):
-            raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
-
-    complex_input = a.dtype.kind == "c" or b.dtype.kind == "c"
-    dtype = work_dtype(a, b)
     ndim = len(shape)
-    # the compiled box kernel reads integers and float32/64 directly; lift the rest
-    views = [
-        x.astype(dtype) if x.dtype.kind == "b" or x.dtype in (np.float16, np.longdouble) else x
-        for x in (a, b)
-    ]
-    views = [x[np.newaxis] if ndim == 2 else x for x in views]
-
     # box grid, and the boxes actually evaluated
     grid_starts = [box_starts(n, box_size, step) for n in shape]
     grid_shape = tuple(s.size for s in grid_starts)
     centers = tuple(s + (box_size - 1) / 2.0 for s in grid_starts)
-    if mask is None:
-        computed = np.ones(grid_shape, dtype=bool)
+    memory_limit = _check_memory_limit(memory_limit)
+    workers = _check_workers(workers)
+    if dask_input:
+        a, b = _as_dask_pair(a, b)
+        mask, map_mask, computed = _dask_mask(mask, shape, centers, a.chunks)
     else:
-        computed = _active_boxes(mask, centers)
+        a, b = np.asarray(a), np.asarray(b)  # h5py / zarr inputs are loaded here
+        mask = check_mask(mask, shape)
+        computed = np.ones(grid_shape, dtype=bool) if mask is None else _active_boxes(mask, centers)
+        for array, name in ((a, "vol1"), (b, "vol2")):
+            _check_finite(array, name)
+            parts = (array.real, array.imag) if array.dtype.kind == "c" else (array,)
+            if all(part.min() == part.max() for part in parts):
+                raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
+
+    complex_input = a.dtype.kind == "c" or b.dtype.kind == "c"
+    dtype = work_dtype(a, b)
     box_ids = np.flatnonzero(computed)
     corners = np.stack(
         [g.ravel() for g in np.meshgrid(*grid_starts, indexing="ij")], axis=1
     )[box_ids]
-    if ndim == 2:
-        corners = np.concatenate([np.zeros((corners.shape[0], 1), np.int64), corners], axis=1)
-
-    sums, batch, n_batches = _box_shell_sums(
-        views, corners, box_size, ndim, complex_input, dtype, memory_limit, workers
-    )
+    if dask_input:
+        sums, extras = _dask_box_shell_sums(a, b, corners, box_size, complex_input, dtype, memory_limit)
+    else:
+        views = [_slab_view(x, dtype) for x in (a, b)]
+        sums, batch, n_batches = _box_shell_sums(
+            views, _slab_corners(corners), box_size, ndim, complex_input, dtype, memory_limit, workers
+        )
+        extras = {"batch_size": batch, "n_batches": n_batches}
     curves = _box_curves(sums, complex_input)
     n_bins = box_size // 2 + 1
     # every box has the same geometry, hence the same counts (a non-empty mask leaves >= 1 box)
@@ -594,8 +707,15 @@ def local_fsc(
     box_fsc.reshape(-1, n_bins)[box_ids] = curves
 
     map_dtype = np.dtype(dtype)
-    resolution_map = _frequency_map_to_resolution(box_frequency, centers, shape, map_dtype, mask)
-    stats = map_statistics(resolution_map, mask)
+    if dask_input:
+        resolution_map = _dask_resolution_map(box_frequency, centers, a.chunks, map_dtype, map_mask)
+        # the map interpolates valid box frequencies: its values lie between their inverses
+        valid = box_frequency[np.isfinite(box_frequency) & (box_frequency > 0)]
+        bounds = (0.999999 / valid.max(), 1.000001 / valid.min()) if valid.size else None
+        stats = dask_map_statistics(resolution_map, map_mask, value_range=bounds)
+    else:
+        resolution_map = _frequency_map_to_resolution(box_frequency, centers, shape, map_dtype, mask)
+        stats = map_statistics(resolution_map, mask)
     return LocalFSCResult(
         resolution_map=resolution_map,
         box_centers=centers,
@@ -615,5 +735,171 @@ def local_fsc(
         shape=tuple(shape),
         masked=mask is not None,
         complex_input=complex_input,
-        extras={"batch_size": batch, "n_batches": n_batches},
+        extras=extras,
+    )
+
+
+# --------------------------------------------------------------------------- shared by both executors
+def _slab_view(x, dtype) -> np.ndarray:
+    """The data as the box kernel reads them: slab view, exotic dtypes lifted."""
+    # the compiled box kernel reads integers and float32/64 directly; lift the rest
+    if x.dtype.kind == "b" or x.dtype in (np.float16, np.longdouble):
+        x = x.astype(dtype)
+    return x[np.newaxis] if x.ndim == 2 else x
+
+
+def _slab_corners(corners: np.ndarray) -> np.ndarray:
+    """Box corners in the slab view (a leading 0 for 2-D inputs)."""
+    if corners.shape[1] == 3:
+        return corners
+    return np.concatenate([np.zeros((corners.shape[0], 1), np.int64), corners], axis=1)
+
+
+# --------------------------------------------------------------------------- dask executor
+# One task per chunk of vol1 (chunks larger than about REGION_BYTES are split,
+# runs of chunks narrower than a box merged, first): it evaluates the boxes
+# whose corner lies in the chunk, reading the chunk and the box_size - 1
+# pixels after it, and returns their shell sums. The grid of boxes is the
+# global one, so every box is the in-memory box and the sums are the
+# in-memory sums. The map is a lazy dask array built block by block from the
+# (small) grid of box frequencies.
+def _as_dask_pair(a, b):
+    _, da = require_dask()
+    if not is_dask_array(a):
+        a = da.from_array(np.asarray(a), chunks=b.chunks)
+    if not is_dask_array(b):
+        b = da.from_array(np.asarray(b), chunks=a.chunks)
+    return a, b
+
+
+def _mask_block_summary(block, centers, shape, origin):
+    block = np.asarray(block)
+    finite = block.dtype.kind not in "fc" or bool(np.isfinite(block).all())
+    if block.size == 0:
+        return finite, False, None
+    first, occupancy = _cell_occupancy_local(block, centers, shape, origin)
+    return finite, bool(np.any(block != 0)), (first, occupancy)
+
+
+def _dask_mask(mask, shape, centers, chunks):
+    """Validated mask (as given), its dask ``mask != 0`` on ``chunks``, and the boxes needed.
+
+    A dask mask is read once, block by block: the checks of
+    :func:`._validate.check_mask` and the interpolation cells it occupies.
+    """
+    dask, da = require_dask()
+    grid = tuple(c.size for c in centers)
+    if mask is None:
+        return None, None, np.ones(grid, dtype=bool)
+    if not is_dask_array(mask):
+        mask = check_mask(mask, shape)
+        return mask, da.from_array(mask != 0, chunks=chunks), _active_boxes(mask, centers)
+    if mask.dtype.kind not in "biuf":
+        raise ValueError(f"mask must be a real (soft or binary) array; got dtype {mask.dtype}")
+    if tuple(mask.shape) != tuple(shape):
+        raise ValueError(f"mask must have the input shape {tuple(shape)}; got {tuple(mask.shape)}")
+    edges = chunk_edges(mask.chunks)
+    blocks = mask.to_delayed()
+    tasks = [
+        dask.delayed(_mask_block_summary)(
+            blocks[index], centers, shape, tuple(int(e[i]) for e, i in zip(edges, index))
+        )
+        for index in np.ndindex(blocks.shape)
+    ]
+    summaries = dask.compute(*tasks)
+    if not all(finite for finite, _, _ in summaries):
+        raise ValueError("mask contains NaN or infinite values")
+    if not any(nonzero for _, nonzero, _ in summaries):
+        raise ValueError("mask is zero everywhere: nothing would be correlated")
+    occupancy = np.zeros(tuple(n + 1 for n in grid), dtype=bool)
+    for _, _, part in summaries:
+        if part is not None:
+            first, local = part
+            occupancy[tuple(slice(f, f + n) for f, n in zip(first, local.shape))] |= local
+    return mask, (mask != 0).rechunk(chunks), _boxes_from_cells(occupancy)
+
+
+def _region_box_sums(pieces1, pieces2, starts, lo, hi, corners, box_size, complex_input, dtype,
+                     memory_limit):
+    """Shell sums of the boxes with ``corners`` (relative to ``lo``) of one region."""
+    views = [_slab_view(assemble_region(p, starts, lo, hi), dtype) for p in (pieces1, pieces2)]
+    with single_threaded():
+        sums, batch, n_batches = _box_shell_sums(
+            views, _slab_corners(corners), box_size, len(lo), complex_input, dtype, memory_limit,
+            1, show_progress=False,
+        )
+    return sums, batch, n_batches
+
+
+def _dask_box_shell_sums(x1, x2, corners, box_size, complex_input, dtype, memory_limit):
+    """Shell sums of the boxes at ``corners`` (global grid) of two dask arrays, as one graph.
+
+    The same graph reads every chunk once for the finite/constant checks of
+    the in-memory path; they are applied before any sum is used.
+    """
+    dask, _ = require_dask()
+    ndim = x1.ndim
+    itemsize = max(x1.dtype.itemsize, x2.dtype.itemsize)
+    side = int(round((_dask.REGION_BYTES / itemsize) ** (1.0 / ndim)))
+    chunks = balance_chunks(x1.chunks, box_size, max(side - box_size + 1, box_size))
+    x1 = x1 if x1.chunks == chunks else x1.rechunk(chunks)
+    x2 = x2 if x2.chunks == chunks else x2.rechunk(chunks)
+    edges = chunk_edges(chunks)
+    blocks = [x1.to_delayed(), x2.to_delayed()]
+
+    # owner of a box: the chunk holding its corner
+    owner = np.stack(
+        [np.searchsorted(e, corners[:, axis], side="right") - 1 for axis, e in enumerate(edges)], axis=1
+    )
+    _, group = np.unique(owner, axis=0, return_inverse=True)
+    group = group.ravel()
+    order = np.argsort(group, kind="stable")
+    members = np.split(order, np.cumsum(np.bincount(group))[:-1])
+    tasks = []
+    for ids in members:
+        own = corners[ids]
+        lo, hi = own.min(axis=0), own.max(axis=0) + box_size
+        pieces1, starts = region_blocks(blocks[0], edges, lo, hi)
+        pieces2, _ = region_blocks(blocks[1], edges, lo, hi)
+        tasks.append(dask.delayed(_region_box_sums)(
+            pieces1, pieces2, starts, tuple(int(v) for v in lo), tuple(int(v) for v in hi),
+            own - lo, box_size, complex_input, dtype, min(memory_limit, _dask.TASK_BATCH_BYTES),
+        ))
+    checks = [[dask.delayed(chunk_value_checks)(block) for block in b.ravel()] for b in blocks]
+    results, checks1, checks2 = dask.compute(tasks, *checks)
+    for name, per_chunk in (("vol1", checks1), ("vol2", checks2)):
+        finite, constant = combine_value_checks(per_chunk)
+        if not finite:
+            raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
+        if constant:
+            raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
+    n_bins = box_size // 2 + 1
+    sums = np.zeros((corners.shape[0], _kernels.N_SUMS, n_bins))
+    for ids, (part, _, _) in zip(members, results):
+        sums[ids] = part
+    extras = {
+        "batch_size": max(r[1] for r in results),
+        "n_batches": sum(r[2] for r in results),
+        "n_tasks": len(tasks),
+        "chunks": tuple(tuple(int(c) for c in axis) for axis in chunks),
+    }
+    return sums, extras
+
+
+def _map_block(grid_freq, mask_block=None, *, centers, map_dtype, block_info=None):
+    location = block_info[None]["array-location"]
+    shape = tuple(b - a for a, b in location)
+    origin = tuple(a for a, _ in location)
+    mask_block = None if mask_block is None else np.asarray(mask_block)
+    return _frequency_map_to_resolution(grid_freq, centers, shape, map_dtype, mask_block, origin)
+
+
+def _dask_resolution_map(box_frequency, centers, chunks, dtype, map_mask):
+    """The resolution map as a lazy dask array on ``chunks`` (one block per chunk)."""
+    dask, da = require_dask()
+    grid = dask.delayed(box_frequency)  # one key, not a copy per block
+    args = (grid,) if map_mask is None else (grid, map_mask)
+    return da.map_blocks(
+        _map_block, *args, centers=centers, map_dtype=dtype, dtype=dtype, chunks=chunks,
+        meta=np.empty((0,) * len(chunks), dtype),
     )

@@ -61,11 +61,15 @@ class ImageDecorr:
 
     Parameters
     ----------
-    image : ndarray
+    image : ndarray or dask.array.Array
         A 2-dimensional array (single image) or a 3-dimensional array
         (tomographic volume). When a 3-D volume is supplied the algorithm is
         applied slice-by-slice along ``axis`` and summary statistics are
-        reported. Real values only; integers are computed in float32.
+        reported. Real values only; integers are computed in float32. A 3-D
+        dask array (optional extra ``[dask]``) runs one dask task per
+        sampled slice on the current scheduler or ``dask.distributed``
+        client and reads only the sampled slices; the numbers are those of
+        the same volume in memory.
     pixel_size : float, optional
         Physical size of one pixel (in any consistent unit, e.g. nm). Used to
         convert the resolution from pixels to physical units. Default 1.0
@@ -116,7 +120,8 @@ class ImageDecorr:
         used in the plot and the summary.
     workers : int, optional
         Keyword only. Threads for the FFT (2-D) or for the slices, processed
-        in parallel (3-D); default all cores.
+        in parallel (3-D); default all cores. Ignored for a 3-D dask input
+        (the dask scheduler runs the slices).
 
     Attributes
     ----------
@@ -175,6 +180,9 @@ class ImageDecorr:
         ``apod_width`` too large for the image.
     TypeError
         Complex or non-numeric input.
+    ImportError
+        A dask input without the optional dependencies
+        (``pip install 'toupy-resolution[dask]'``).
 
     Notes
     -----
