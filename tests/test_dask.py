@@ -59,7 +59,7 @@ def test_dask_on_local_cluster():
     a, b = _pair((20, 32, 36), seed=3)
     ref = fourier_shell_sums(a, b, window="circle", apod_width=3).sums
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster):
         got = dask_shell_sums(da.from_array(a, chunks=5), da.from_array(b, chunks=5),
                               window="circle", apod_width=3, chunk_bytes=32 * 36 * 16 * 3).sums
     np.testing.assert_allclose(got[[0, 2, 3, 4]], ref[[0, 2, 3, 4]], rtol=0, atol=1e-12 * np.abs(ref).max())
