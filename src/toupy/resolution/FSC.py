@@ -137,6 +137,19 @@ class FourierShellCorr:
             )
         return self._result
 
+    def _expose_crossing(self):
+        """Copy the shell axis, threshold and crossing of ``result`` to attributes."""
+        res = self.result
+        self.f, self.fnyquist = self.nyquist()
+        self.fn = res.fn
+        self.T = res.threshold_curve
+        self.fn_res = res.fn_res
+        self.fn_res_cpx = res.fn_res_cpx
+        self.resolution_full = res.resolution_full
+        self.resolution_half = res.resolution_half
+        self.nyquist_limited = res.nyquist_limited
+        return res
+
     # -- documented methods ----------------------------------------------------
     def nyquist(self):
         """Shell indices and the Nyquist shell.
@@ -287,16 +300,8 @@ class FSCPlot(FourierShellCorr):
 
     def __init__(self, img1, img2, threshold="halfbit", ring_thick=1, apod_width=20, pixel_size=1.0, **kwargs):
         super().__init__(img1, img2, threshold, ring_thick, apod_width, pixel_size, **kwargs)
-        res = self.result
-        self.f, self.fnyquist = self.nyquist()
-        self.fn = res.fn
+        res = self._expose_crossing()
         self.FSC = res.fsc
-        self.T = res.threshold_curve
-        self.fn_res = res.fn_res
-        self.fn_res_cpx = res.fn_res_cpx
-        self.resolution_full = res.resolution_full
-        self.resolution_half = res.resolution_half
-        self.nyquist_limited = res.nyquist_limited
 
     @property
     def filename(self) -> str:
@@ -378,18 +383,10 @@ class SSNRPlot(FourierShellCorr):
 
     def __init__(self, img1, img2, threshold="halfbit", ring_thick=1, apod_width=20, pixel_size=1.0, **kwargs):
         super().__init__(img1, img2, threshold, ring_thick, apod_width, pixel_size, **kwargs)
-        res = self.result
-        self.f, self.fnyquist = self.nyquist()
-        self.fn = res.fn
+        res = self._expose_crossing()
         self.FSC = res.fsc
-        self.T = res.threshold_curve
         self.SSNR = res.ssnr
         self.SSNR_T = res.ssnr_threshold
-        self.fn_res = res.fn_res
-        self.fn_res_cpx = res.fn_res_cpx
-        self.resolution_full = res.resolution_full
-        self.resolution_half = res.resolution_half
-        self.nyquist_limited = res.nyquist_limited
 
     @property
     def result(self):
@@ -562,21 +559,13 @@ class RandomFSC(FourierShellCorr):
         )
         self.fsc_cutoff = fsc_cutoff
         self.random_seed = random_seed
-        res = self.result
+        res = self._expose_crossing()
         self.random_seed = res.random_seed
-        self.f, self.fnyquist = self.nyquist()
-        self.fn = res.fn
         self.FSC_obs = res.fsc_obs
         self.FSC_rand = res.fsc_rand
         self.FSC_corr = res.fsc_corr
         self.FSC_unmasked = res.fsc_unmasked
-        self.T = res.threshold_curve
         self.cutoff_shell = res.cutoff_shell
-        self.fn_res = res.fn_res
-        self.fn_res_cpx = res.fn_res_cpx
-        self.resolution_full = res.resolution_full
-        self.resolution_half = res.resolution_half
-        self.nyquist_limited = res.nyquist_limited
 
     @property
     def result(self):
