@@ -186,26 +186,30 @@ def _transform_slabs_with_stats(source, store, geometry, shift, dtype, workers, 
     """Pass 1 for real in-memory inputs, fused with the statistics pass.
 
     Each slab is shifted by ``shift`` (a rough mean), windowed and transformed
-    while its weighted sum, min and max are taken in the same read; the exact
+    while its weighted moments are taken in the same read; the exact
     residual mean is removed afterwards in the spectra (see ``shell_sums``'s
     ``correction``), where it is small, so nothing is lost to round-off.
     """
     n0, n1, n2 = geometry.view
     rows = _slab_rows(n1 * n2, 4 * np.dtype(dtype).itemsize, budget, n0)
     buffer = np.empty((rows, n1, n2), dtype)
-    sums = np.zeros((1, 2))
-    low, high = np.full(1, np.inf), np.full(1, -np.inf)
+    moments = np.zeros(3)
     starts = range(0, n0, rows)
     for a in progress(starts, total=len(starts), desc=f"{name}: transform", enabled=show):
         b = min(a + rows, n0)
         slab = _as_work(source.read(a, b), dtype)
-        s_wx, s_w, lo, hi = _kernels.window_stats_into(
+        moments += _kernels.window_stats_into(
             slab, shift, geometry.profile[a:b], geometry.plane, buffer[: b - a]
         )
-        sums[0] += (s_wx, s_w)
-        low[0], high[0] = min(low[0], lo), max(high[0], hi)
         store.write(a, b, scipy.fft.rfft2(buffer[: b - a], axes=(1, 2), workers=workers))
-    return _checked_means(name, sums, low, high)[0]
+    weighted, weight, squares = moments
+    if not np.all(np.isfinite(moments)):
+        raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
+    mean = weighted / weight if weight > 0 else 0.0
+    # constant inside the window: the weighted variance vanishes to round-off
+    if weight <= 0 or squares / weight - mean**2 <= 1e-24 * max(shift**2, squares / weight):
+        raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
+    return mean
 
 
 def _transform_slabs(source, store, geometry, mean, dtype, complex_input, workers, budget, show, name):

@@ -153,6 +153,7 @@ if HAVE_NUMBA:
 
     @njit(parallel=True, cache=True, fastmath=_REDUCE)
     def _window_stats_into_numba(x, shift, profile, plane, out, partial):
+        # sums only (no min/max): they vectorise, which keeps this pass at memory speed
         n0, n1, n2 = x.shape
         n_rows = n0 * n1
         n_chunks = partial.shape[0]
@@ -161,29 +162,27 @@ if HAVE_NUMBA:
             hi = (c + 1) * n_rows // n_chunks
             weighted = 0.0
             weight = 0.0
-            low = np.inf
-            high = -np.inf
+            squares = 0.0
             for r in range(lo, hi):
                 i = r // n1
                 j = r - i * n1
                 p = profile[i]
                 row_weighted = 0.0
                 row_weight = 0.0
+                row_squares = 0.0
                 for k in range(n2):
-                    v = np.float64(x[i, j, k])
                     w = p * plane[j, k]
-                    d = v - shift
+                    d = np.float64(x[i, j, k]) - shift
                     out[i, j, k] = d * w
                     row_weighted += w * d
                     row_weight += w
-                    low = min(low, v)
-                    high = max(high, v)
+                    row_squares += w * d * d
                 weighted += row_weighted
                 weight += row_weight
+                squares += row_squares
             partial[c, 0] = weighted
             partial[c, 1] = weight
-            partial[c, 2] = low
-            partial[c, 3] = high
+            partial[c, 2] = squares
 
     @njit(parallel=True, cache=True)
     def _shell_sums_numba(g1, g2, k0sq, k1sq, k2sq, wlast, c1, c2, w0, wp, correct, partial):
@@ -257,23 +256,21 @@ def block_stats(
 
 
 def window_stats_into(x, shift, profile, plane, out, *, use_numba: bool = True):
-    """``window_into`` of a real slab that also returns its ``block_stats``.
+    """``window_into`` of a real slab that also returns weighted moments.
 
-    One read of ``x`` gives ``out = (x - shift) * window`` and the weighted
-    sum of ``x - shift``, the weight sum, min and max of ``x``.
+    One read of ``x`` gives ``out = (x - shift) * window`` and, with
+    ``d = x - shift`` and ``w`` the window, ``(Σ w d, Σ w, Σ w d²)`` in float64
+    (non-finite when ``x`` holds NaN or inf).
     """
     if use_numba and HAVE_NUMBA:
-        partial = np.zeros((_n_chunks(x.shape[0] * x.shape[1]), 4))
+        partial = np.zeros((_n_chunks(x.shape[0] * x.shape[1]), 3))
         _window_stats_into_numba(x, float(shift), profile, plane, out, partial)
-        return (
-            float(partial[:, 0].sum()),
-            float(partial[:, 1].sum()),
-            float(partial[:, 2].min()),
-            float(partial[:, 3].max()),
-        )
+        return tuple(float(v) for v in partial.sum(axis=0))
     _window_into_numpy(x, shift, profile, plane, out)
-    s_wx, s_w, low, high = _block_stats_numpy(x, profile, plane)
-    return s_wx - shift * s_w, s_w, low, high
+    weights = profile[:, None, None] * plane[None]
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = x.astype(np.float64) - shift
+        return float(np.sum(weights * d)), float(np.sum(weights)), float(np.sum(weights * d * d))
 
 
 def window_into(x, mean, profile, plane, out, mask=None, *, use_numba: bool = True) -> None:
