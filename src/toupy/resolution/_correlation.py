@@ -362,9 +362,9 @@ def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_bud
     blocks = list(store1.blocks(block_budget))
     for rows, cols in progress(blocks, total=len(blocks), desc="shell sums", enabled=show):
         g1, g2 = store1.read(rows, cols), store2.read(rows, cols)
-        if n0 > 1:
-            g1 = scipy.fft.fft(g1, axis=0, workers=workers, overwrite_x=streamed)
-            g2 = scipy.fft.fft(g2, axis=0, workers=workers, overwrite_x=streamed)
+        if n0 > 1:  # in place: the half spectra are not needed afterwards
+            g1 = scipy.fft.fft(g1, axis=0, workers=workers, overwrite_x=True)
+            g2 = scipy.fft.fft(g2, axis=0, workers=workers, overwrite_x=True)
         block_correction = None
         if correction is not None:
             c1, c2, profile_ft, plane_ft = correction

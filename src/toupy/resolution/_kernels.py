@@ -184,6 +184,13 @@ if HAVE_NUMBA:
             partial[c, 1] = weight
             partial[c, 2] = squares
 
+    @njit(inline="always")
+    def _products(ar, ai, br, bi, w, k, cross_re, cross_im, power1, power2):
+        cross_re[k] = w * (ar * br + ai * bi)
+        cross_im[k] = w * (ai * br - ar * bi)
+        power1[k] = w * (ar * ar + ai * ai)
+        power2[k] = w * (br * br + bi * bi)
+
     @njit(parallel=True, cache=True)
     def _shell_sums_numba(g1, g2, k0sq, k1sq, k2sq, wlast, c1, c2, w0, wp, correct, partial):
         n0, n1, m = g1.shape
@@ -203,33 +210,57 @@ if HAVE_NUMBA:
                 i = r // n1
                 j = r - i * n1
                 base = k0sq[i] + k1sq[j]
-                # step 1: vectorisable products and shell numbers for the row
-                for k in range(m):
-                    shell[k] = np.int64(np.rint(np.sqrt(base + k2sq[k])))
-                    a = np.complex128(g1[i, j, k])
-                    b = np.complex128(g2[i, j, k])
-                    if correct:  # remove the residual mean: F(x - c w) = F(x w) - c F(w)
-                        window = w0[i] * wp[j, k]
-                        a = a - c1 * window
-                        b = b - c2 * window
-                    ar = np.float64(a.real)
-                    ai = np.float64(a.imag)
-                    br = np.float64(b.real)
-                    bi = np.float64(b.imag)
-                    w = wlast[k]
-                    cross_re[k] = w * (ar * br + ai * bi)
-                    cross_im[k] = w * (ai * br - ar * bi)
-                    power1[k] = w * (ar * ar + ai * ai)
-                    power2[k] = w * (br * br + bi * bi)
-                # step 2: scatter into this chunk's partial sums
+                # step 1: vectorisable products and shell numbers for the row;
+                # with ``correct`` the residual means times the window transform
+                # are removed first: F(x - c w) = F(x w) - c F(w)
+                if correct:
+                    row1 = c1 * w0[i]
+                    row2 = c2 * w0[i]
+                    for k in range(m):
+                        shell[k] = np.int64(np.rint(np.sqrt(base + k2sq[k])))
+                        wr = wp[j, k].real
+                        wi = wp[j, k].imag
+                        a = g1[i, j, k]
+                        b = g2[i, j, k]
+                        ar = np.float64(a.real) - (row1.real * wr - row1.imag * wi)
+                        ai = np.float64(a.imag) - (row1.real * wi + row1.imag * wr)
+                        br = np.float64(b.real) - (row2.real * wr - row2.imag * wi)
+                        bi = np.float64(b.imag) - (row2.real * wi + row2.imag * wr)
+                        _products(ar, ai, br, bi, wlast[k], k, cross_re, cross_im, power1, power2)
+                else:
+                    for k in range(m):
+                        shell[k] = np.int64(np.rint(np.sqrt(base + k2sq[k])))
+                        a = g1[i, j, k]
+                        b = g2[i, j, k]
+                        _products(np.float64(a.real), np.float64(a.imag), np.float64(b.real),
+                                  np.float64(b.imag), wlast[k], k, cross_re, cross_im, power1, power2)
+                # step 2: add runs of equal shells in registers, then into this
+                # chunk's partial sums (along a row the shell changes slowly, and
+                # adding voxel by voxel into one memory cell serialises the loop)
+                current = shell[0]
+                t0 = t1 = t2 = t3 = t4 = 0.0
                 for k in range(m):
                     s = shell[k]
-                    if s < n_bins:
-                        acc[0, s] += cross_re[k]
-                        acc[1, s] += cross_im[k]
-                        acc[2, s] += power1[k]
-                        acc[3, s] += power2[k]
-                        acc[4, s] += wlast[k]
+                    if s != current:
+                        if current < n_bins:
+                            acc[0, current] += t0
+                            acc[1, current] += t1
+                            acc[2, current] += t2
+                            acc[3, current] += t3
+                            acc[4, current] += t4
+                        current = s
+                        t0 = t1 = t2 = t3 = t4 = 0.0
+                    t0 += cross_re[k]
+                    t1 += cross_im[k]
+                    t2 += power1[k]
+                    t3 += power2[k]
+                    t4 += wlast[k]
+                if current < n_bins:
+                    acc[0, current] += t0
+                    acc[1, current] += t1
+                    acc[2, current] += t2
+                    acc[3, current] += t3
+                    acc[4, current] += t4
 
 
 # --------------------------------------------------------------------------- dispatch
