@@ -15,6 +15,9 @@ from .FSCtools import compute_2tomograms, compute_2tomograms_splitted, split_dat
 from ._decorr import DecorrResult, decorrelation_resolution
 from ._localfsc import LocalFSCResult, local_fsc
 from ._localres import LocalResolutionResult, local_resolution
+from ._mtf import MTFResult, MTFWarning
+from ._mtf_edge import mtf_slanted_edge
+from ._mtf_point import mtf_point_source
 from ._randomfsc import RandomFSCResult, phase_randomized_fsc
 from ._results import FSCResult, SSNRResult
 
@@ -26,6 +29,8 @@ __all__ = [
     "phase_randomized_fsc",
     "local_fsc",
     "local_resolution",
+    "mtf_slanted_edge",
+    "mtf_point_source",
     "decorrelation_resolution",
     "split_dataset",
     "compute_2tomograms",
@@ -35,6 +40,8 @@ __all__ = [
     "RandomFSCResult",
     "LocalFSCResult",
     "LocalResolutionResult",
+    "MTFResult",
+    "MTFWarning",
     "DecorrResult",
     "__version__",
 ]
