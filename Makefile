@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python examples/demo.py --out demo-output
+	MPLBACKEND=Agg $(BIN)/toupy-resolution demo --out demo-output
 
 test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q

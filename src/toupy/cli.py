@@ -1,0 +1,569 @@
+"""``toupy-resolution``: the command line of toupy.resolution.
+
+Each subcommand reads its inputs by file extension (TIFF, HDF5/NeXus/CXI with
+``file.h5:/path``, MRC, EDF, NPY, zarr), takes the pixel size from the files
+or ``--pixel-size 28.6nm``, runs one estimator of :mod:`toupy.resolution`,
+prints a one-line summary (or ``--json``), and with ``--out DIR`` writes the
+figure(s) under their documented names and a JSON document with the curves,
+the resolution in pixels and in the pixel-size unit, the parameters, the
+input files and the package version. ``--report page.html`` writes one
+self-contained HTML page. Bad input exits with code 2 and one line on stderr.
+
+Examples
+--------
+::
+
+    toupy-resolution fsc half1.mrc half2.mrc --out fsc-results
+    toupy-resolution frc even.tif odd.tif --pixel-size 28.6nm --json
+    toupy-resolution demo --out demo-output
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from toupy import _cli_runs as runs
+from toupy._cli_common import (
+    THRESHOLD,
+    WINDOW,
+    CLIError,
+    Run,
+    Session,
+    choose_pixel_size,
+    collect_warnings,
+    guard,
+    open_input,
+    output_options,
+    read_pairs,
+)
+
+__all__ = ["main"]
+
+_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _version() -> str:
+    from toupy.resolution import __version__
+
+    return __version__
+
+
+class _Group(click.Group):
+    """The command group; every error, usage errors included, is one line on stderr."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        import sys
+
+        extra.pop("standalone_mode", None)
+        try:
+            code = super().main(args=args, prog_name=prog_name or "toupy-resolution",
+                                standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            message = exc.format_message()
+            ctx = getattr(exc, "ctx", None)
+            if isinstance(exc, click.UsageError) and ctx is not None:
+                message = f"{message} (see '{ctx.command_path} --help')"
+            click.echo(f"Error: {' '.join(message.split())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_version(ctx, param, value):
+    # a callback, so that the library (numba, scipy) is imported only when asked for
+    if value and not ctx.resilient_parsing:
+        click.echo(f"toupy-resolution, version {_version()}")
+        ctx.exit()
+
+
+@click.group(cls=_Group, context_settings=_CONTEXT)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
+@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
+@click.option("--progress/--no-progress", "show_progress", default=None,
+              help="Progress bars on stderr (default: when stderr is a terminal).")
+@click.pass_context
+def main(ctx, debug, show_progress):
+    """Resolution of images and volumes: FSC/FRC, SSNR, phase-randomised FSC,
+    local resolution, decorrelation and MTF.
+
+    Inputs: .tif/.tiff (and folders or patterns of them), .h5/.hdf5/.nxs/.cxi
+    (FILE.h5:/path/to/dataset), .mrc/.map, .edf, .npy, .zarr. Lengths take a
+    unit: 28.6nm, 2.1A, 0.5um (a bare number is metres).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    if show_progress is not None:
+        os.environ["TOUPY_RESOLUTION_PROGRESS"] = "1" if show_progress else "0"
+
+
+def _progress(items, desc):
+    items = list(items)
+    if len(items) < 2:
+        return items  # and the library is not imported before the inputs are checked
+    from toupy.resolution._progress import progress
+
+    return progress(items, total=len(items), desc=desc)
+
+
+# ---------------------------------------------------------------------------- shared options
+
+def _pair_arguments(function):
+    function = click.option(
+        "--pairs", "pairs_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Text file with one pair of files per line (space or comma separated); "
+             "all pairs are processed and tabulated.",
+    )(function)
+    return click.argument("files", nargs=-1, metavar="HALF1 HALF2 [HALF1 HALF2 ...]")(function)
+
+
+def _correlation_options(*, memory: bool = True, threshold_default="halfbit"):
+    def decorate(function):
+        options = [
+            click.option("--threshold", type=THRESHOLD, default=threshold_default, show_default=True,
+                         help="halfbit (two halves of one data set), onebit (two independent "
+                              "measurements) or a fixed value such as 0.143."),
+            click.option("--ring-thick", type=click.IntRange(min=0), default=1, show_default=True,
+                         help="Shells pooled per point (toupy convention: i-t/2 .. i+t/2)."),
+            click.option("--apod-width", type=click.IntRange(min=0), default=20, show_default=True,
+                         help="Width in pixels of the window's tapered edge; 0 disables the window."),
+            click.option("--window", type=WINDOW, default="circle", show_default=True,
+                         help="Apodization: circle (tomographic slices), tukey (rectangular images), "
+                              "hann, toupy (toupy 0.2.2's numbers) or none."),
+            click.option("--mask", "mask_spec", default=None, metavar="FILE",
+                         help="Weights (binary or soft) of the input shape applied to both halves."),
+            click.option("--workers", type=click.IntRange(min=1), default=None,
+                         help="FFT threads (default: all cores)."),
+        ]
+        if memory:
+            options += [
+                click.option("--memory-limit", default=None, metavar="BYTES",
+                             help="Compute out of core within about this much memory (e.g. 4GB); "
+                                  "automatic for inputs larger than the free memory."),
+                click.option("--tmp-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                             help="Folder for the out-of-core temporary file."),
+                click.option("--dask-scheduler", default=None, metavar="ADDRESS",
+                             help="Run on a running Dask cluster (e.g. tcp://host:8786); needs the "
+                                  "[dask] extra and inputs the workers can read."),
+            ]
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def _run_pairs(command, files, pairs_file, compute, *, pixel_size, out, as_json, report,
+               roles=("half 1", "half 2")):
+    """Open each pair, check it, call ``compute(first, second, pixel)`` and record the run."""
+    session = Session(command, out=out, as_json=as_json, report=report, pixel_size=pixel_size)
+    sets = read_pairs(files, pairs_file)
+    for index, (spec1, spec2) in enumerate(_progress(sets, command)):
+        with open_input(spec1, roles[0]) as first, open_input(spec2, roles[1]) as second:
+            if first.shape != second.shape:
+                raise CLIError(
+                    f"{first.spec} and {second.spec} differ in shape: {first.shape} vs {second.shape}; "
+                    "the two halves must have the same shape"
+                )
+            pixel = choose_pixel_size(pixel_size, [first, second], session.notes)
+            run_warnings: list[str] = []
+            with collect_warnings(run_warnings):
+                outcome = compute(first, second, pixel)
+        session.add(_record(outcome, [first, second], list(roles), pixel, run_warnings,
+                            session.label_for((spec1, spec2), index, len(sets)), command))
+    session.finish()
+
+
+def _run_singles(command, files, compute, *, pixel_size, out, as_json, report, role="image"):
+    """Open each file, call ``compute(image, pixel)`` and record the run."""
+    session = Session(command, out=out, as_json=as_json, report=report, pixel_size=pixel_size)
+    if not files:
+        raise CLIError(f"no input: give one or more image files to {command}")
+    for index, spec in enumerate(_progress(files, command)):
+        with open_input(spec, role) as image:
+            pixel = choose_pixel_size(pixel_size, [image], session.notes)
+            run_warnings: list[str] = []
+            with collect_warnings(run_warnings):
+                outcome = compute(image, pixel)
+        session.add(_record(outcome, [image], [role], pixel, run_warnings,
+                            session.label_for((spec,), index, len(files)), command))
+    session.finish()
+
+
+def _record(outcome, inputs, roles, pixel, run_warnings, label, command) -> Run:
+    return Run(
+        title=outcome.title, summary=outcome.result.summary(), inputs=inputs, parameters=outcome.parameters,
+        result=outcome.result.to_dict(), figures=outcome.figures, maps=outcome.maps, warnings=run_warnings,
+        row=outcome.row, roles=roles, pixel=pixel, label=label, command=command,
+    )
+
+
+# ---------------------------------------------------------------------------- fsc / frc / ssnr
+
+def _correlation_command(command, *, files, pairs_file, pixel_size, out, as_json, report, **options):
+    _run_pairs(command, files, pairs_file,
+               lambda first, second, pixel: runs.correlation(command, first, second, pixel, **options),
+               pixel_size=pixel_size, out=out, as_json=as_json, report=report)
+
+
+@main.command(context_settings=_CONTEXT)
+@_pair_arguments
+@_correlation_options()
+@output_options
+@guard
+def fsc(files, pairs_file, pixel_size, out, as_json, report, **options):
+    """Fourier shell correlation (3-D; rings for 2-D) of two halves.
+
+    Writes FSC_3D.png (FSC_2D.png for images) and fsc.json into --out.
+    Volumes are [slices, rows, cols]; volumes larger than the free memory are
+    computed out of core.
+    """
+    _correlation_command("fsc", files=files, pairs_file=pairs_file, pixel_size=pixel_size, out=out,
+                         as_json=as_json, report=report, **options)
+
+
+@main.command(context_settings=_CONTEXT)
+@_pair_arguments
+@_correlation_options()
+@click.option("--slice", "slice_index", type=int, default=None,
+              help="For 3-D inputs: the index of the slice to correlate.")
+@click.option("--axis", type=click.IntRange(0, 2), default=0, show_default=True,
+              help="Axis along which --slice is taken.")
+@output_options
+@guard
+def frc(files, pairs_file, pixel_size, out, as_json, report, **options):
+    """Fourier ring correlation of two 2-D images (or of one slice of two volumes).
+
+    Writes FRC_2D.png and frc.json into --out.
+    """
+    _correlation_command("frc", files=files, pairs_file=pairs_file, pixel_size=pixel_size, out=out,
+                         as_json=as_json, report=report, **options)
+
+
+@main.command(context_settings=_CONTEXT)
+@_pair_arguments
+@_correlation_options()
+@output_options
+@guard
+def ssnr(files, pairs_file, pixel_size, out, as_json, report, **options):
+    """Spectral SNR 2 FSC/(1 - FSC) of two halves, with the threshold 2T/(1 - T).
+
+    Writes SSNR_3D.png (SSNR_2D.png for images) and ssnr.json into --out.
+    The resolution is the FSC crossing.
+    """
+    _correlation_command("ssnr", files=files, pairs_file=pairs_file, pixel_size=pixel_size, out=out,
+                         as_json=as_json, report=report, **options)
+
+
+# ---------------------------------------------------------------------------- randomfsc
+
+@main.command(context_settings=_CONTEXT,
+              short_help="Phase-randomisation test of the FSC (Chen et al. 2013).")
+@_pair_arguments
+@_correlation_options(memory=False)
+@click.option("--fsc-cutoff", type=float, default=0.8, show_default=True,
+              help="Phases are randomised from the first shell where the FSC drops below this value.")
+@click.option("--seed", "random_seed", type=int, default=None,
+              help="Seed of the random phases (recorded in the JSON; default: a fresh one).")
+@output_options
+@guard
+def randomfsc(files, pairs_file, pixel_size, out, as_json, report, **options):
+    """Phase-randomisation test of the FSC (Chen et al. 2013), best with --mask.
+
+    Writes RandomFSC.png and randomfsc.json into --out. Randomising finished
+    maps measures the correlation a mask or window creates, not overfitting.
+    """
+    _run_pairs("randomfsc", files, pairs_file,
+               lambda first, second, pixel: runs.randomfsc(first, second, pixel, **options),
+               pixel_size=pixel_size, out=out, as_json=as_json, report=report)
+
+
+# ---------------------------------------------------------------------------- maps
+
+def _map_options(function):
+    options = [
+        click.option("--map-format", type=click.Choice(runs.MAP_FORMATS), default="auto", show_default=True,
+                     help="File format of the resolution map written into --out (auto: as the input, "
+                          "TIFF for formats that cannot be written)."),
+        click.option("--slice-idx", type=int, default=None, help="Slice shown in the figure (3-D; default central)."),
+        click.option("--axis", type=click.IntRange(0, 2), default=0, show_default=True,
+                     help="Axis of the slice shown."),
+        click.option("--cmap", default="viridis_r", show_default=True, help="Matplotlib colour map."),
+        click.option("--vmin", type=float, default=None, help="Lower colour limit (px)."),
+        click.option("--vmax", type=float, default=None, help="Upper colour limit (px)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@main.command(context_settings=_CONTEXT)
+@_pair_arguments
+@click.option("--box-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Side of the cubic (square) box in pixels.")
+@click.option("--step", type=click.IntRange(min=1), default=None,
+              help="Distance between box centres (default box-size // 2).")
+@click.option("--threshold", type=THRESHOLD, default="0.143", show_default=True,
+              help="0.143 (Rosenthal & Henderson), halfbit or onebit (with each box's own counts).")
+@click.option("--mask", "mask_spec", default=None, metavar="FILE",
+              help="Sample support: only boxes needed inside it are computed; NaN outside.")
+@click.option("--memory-limit", type=float, default=1e9, show_default=True,
+              help="Bytes for the box buffers of one batch.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="FFT threads (default: all cores).")
+@_map_options
+@output_options
+@guard
+def localfsc(files, pairs_file, pixel_size, out, as_json, report, **options):
+    """Local resolution map from block-wise FSC (FRC in 2-D) of two halves.
+
+    Writes LocalFSC_resmap.png, the map (LocalFSC_resmap.tif/.h5/.npy/.mrc, full
+    period in pixels, with the pixel size in its metadata) and localfsc.json.
+    """
+    _run_pairs("localfsc", files, pairs_file,
+               lambda first, second, pixel: runs.localfsc(first, second, pixel, **options),
+               pixel_size=pixel_size, out=out, as_json=as_json, report=report)
+
+
+# ---------------------------------------------------------------------------- single-image estimators
+
+@main.command(context_settings=_CONTEXT,
+              short_help="Local resolution map of a single image or volume (band-energy test).")
+@click.argument("files", nargs=-1, metavar="MAP [MAP ...]")
+@click.option("--significance", type=click.FloatRange(0, 0.5, min_open=True), default=0.05, show_default=True,
+              help="Level of each one-sided band test (false-discovery rate with --fdr).")
+@click.option("--n-freq", type=click.IntRange(min=2), default=20, show_default=True,
+              help="Number of frequency bands between 1/size and Nyquist.")
+@click.option("--window-sigma", type=click.FloatRange(0, min_open=True), default=7.0, show_default=True,
+              help="Gaussian window (pixels) over which the local band energy is averaged.")
+@click.option("--mask", "mask_spec", default=None, metavar="FILE",
+              help="Sample region (non-zero); NaN outside. Default: estimated automatically.")
+@click.option("--noise-method", type=click.Choice(["corners", "highfreq", "mask"]), default="corners",
+              show_default=True, help="Noise level from empty corners, from the spectrum near Nyquist, "
+                                      "or from --noise-mask.")
+@click.option("--noise-mask", "noise_mask_spec", default=None, metavar="FILE",
+              help="Noise-only voxels (non-zero) for --noise-method mask.")
+@click.option("--sigma-noise", type=click.FloatRange(0, min_open=True), default=None,
+              help="Known noise standard deviation (overrides --noise-method).")
+@click.option("--corner-fraction", type=click.FloatRange(0, 0.5, min_open=True, max_open=True), default=0.1,
+              show_default=True, help="Corner box side as a fraction of each edge.")
+@click.option("--highfreq-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
+              show_default=True, help="Fraction of the frequency range below Nyquist used by 'highfreq'.")
+@click.option("--whiten", is_flag=True, default=False,
+              help="Coloured noise (e.g. filtered back-projection): use its measured spectrum.")
+@click.option("--fdr", is_flag=True, default=False,
+              help="Benjamini-Hochberg false-discovery rate across voxels instead of per-voxel tests.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="FFT threads (default: all cores).")
+@_map_options
+@output_options
+@guard
+def localres(files, pixel_size, out, as_json, report, **options):
+    """Local resolution of a single reconstruction (ResMap-like test of band energy against noise).
+
+    Writes LocalResolution_map.png, the map (LocalResolution_map.tif/.h5/.npy/.mrc,
+    full period in pixels, NaN outside the sample) and localres.json into --out.
+    """
+    _run_singles("localres", files, lambda image, pixel: runs.localres(image, pixel, **options),
+                 pixel_size=pixel_size, out=out, as_json=as_json, report=report, role="map")
+
+
+@main.command(context_settings=_CONTEXT,
+              short_help="Single-image resolution by decorrelation analysis (Descloux et al. 2019).")
+@click.argument("files", nargs=-1, metavar="IMAGE [IMAGE ...]")
+@click.option("--n-r", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Number of radial frequencies sampled between 0 and Nyquist.")
+@click.option("--n-g", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Number of high-pass filters.")
+@click.option("--g-min", type=float, default=0.15, show_default=True, help="Smallest high-pass width.")
+@click.option("--min-peak-amplitude", type=float, default=0.05, show_default=True,
+              help="Peaks of d(r) lower than this are rejected.")
+@click.option("--apod-width", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Width in pixels of the edge apodization; 0 disables it.")
+@click.option("--axis", type=click.IntRange(0, 2), default=0, show_default=True,
+              help="3-D input: axis along which slices are analysed.")
+@click.option("--n-slices", type=click.IntRange(min=1), default=10, show_default=True,
+              help="3-D input: number of evenly spaced slices analysed.")
+@click.option("--slice-range", type=(int, int), default=None, metavar="START STOP",
+              help="3-D input: sample the slices from START (inclusive) to STOP (exclusive).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="FFT threads (default: all cores).")
+@output_options
+@guard
+def decorr(files, pixel_size, out, as_json, report, **options):
+    """Single-image resolution by decorrelation analysis (Descloux et al. 2019).
+
+    Writes ImageDecorr.png and decorr.json into --out. For a volume, slices
+    along --axis are analysed and the median is reported. The method assumes
+    white noise; on reconstructed tomograms the noise is coloured (a warning says so).
+    """
+    _run_singles("decorr", files, lambda image, pixel: runs.decorr(image, pixel, **options),
+                 pixel_size=pixel_size, out=out, as_json=as_json, report=report)
+
+
+class _RoiType(click.ParamType):
+    """``R0:R1,C0:C1`` (rows, then columns; Python slices, ends exclusive, either end may be empty)."""
+
+    name = "R0:R1,C0:C1"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, tuple):
+            return value
+        try:
+            rows, cols = str(value).split(",")
+            bounds = []
+            for part in (rows, cols):
+                start, stop = part.split(":")
+                bounds.append(slice(int(start) if start.strip() else None, int(stop) if stop.strip() else None))
+            return tuple(bounds)
+        except ValueError:
+            self.fail(f"{value!r} is not R0:R1,C0:C1 (e.g. 100:228,40:104)", param, ctx)
+
+
+class _PointType(click.ParamType):
+    """``ROW,COL``."""
+
+    name = "ROW,COL"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, tuple):
+            return value
+        try:
+            row, col = (float(v) for v in str(value).split(","))
+        except ValueError:
+            self.fail(f"{value!r} is not ROW,COL (e.g. 120,340)", param, ctx)
+        return (row, col)
+
+
+class _SliceType(click.ParamType):
+    """``N`` or ``START:STOP``."""
+
+    name = "N|START:STOP"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, (int, slice)):
+            return value
+        text = str(value).strip()
+        try:
+            if ":" in text:
+                start, stop = text.split(":")
+                return slice(int(start) if start else None, int(stop) if stop else None)
+            return int(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a slice index N or a range START:STOP", param, ctx)
+
+
+@main.command(context_settings=_CONTEXT,
+              short_help="MTF from a slanted edge (ISO 12233) or a point source.")
+@click.argument("files", nargs=-1, metavar="IMAGE [IMAGE ...]")
+@click.option("--method", type=click.Choice(["edge", "point"]), default="edge", show_default=True,
+              help="Slanted edge (ISO 12233) or point source (bead, wire cross-section).")
+@click.option("--roi", type=_RoiType(), default=None,
+              help="Region of interest R0:R1,C0:C1 (rows, columns; end exclusive). Default: the whole image.")
+@click.option("--center", type=_PointType(), default=None,
+              help="Point method: bead position ROW,COL (default: the extreme pixel of the ROI).")
+@click.option("--roi-size", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Point method: half-size of the box around the bead.")
+@click.option("--oversample", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Edge method: ESF bins per pixel.")
+@click.option("--bead-diameter", type=click.FloatRange(0, min_open=True), default=None,
+              help="Point method: bead diameter in pixels, whose own transform is divided out.")
+@click.option("--bead-shape", type=click.Choice(["sphere", "disc"]), default="sphere", show_default=True,
+              help="Point method: projected ball or thin disc.")
+@click.option("--symmetric/--asymmetric", "symmetric", default=None,
+              help="Edge method: force the real part (symmetric LSF) or the modulus; default: tested.")
+@click.option("--slice", "slice_index", type=_SliceType(), default=None,
+              help="For 3-D inputs: the slice to analyse, or START:STOP to average slices (a rod or an edge "
+                   "along the axis: same MTF, less noise).")
+@click.option("--axis", type=click.IntRange(0, 2), default=0, show_default=True,
+              help="Axis along which --slice is taken.")
+@output_options
+@guard
+def mtf(files, pixel_size, out, as_json, report, **options):
+    """Modulation transfer function from a slanted edge or a point source.
+
+    Writes MTF_edge.png or MTF_point.png and mtf.json into --out. MTF50 and
+    MTF10 are given as frequencies and as full periods (pixel_size/f), which
+    are not comparable with FSC resolutions.
+    """
+    _run_singles("mtf", files, lambda image, pixel: runs.mtf(image, pixel, **options),
+                 pixel_size=pixel_size, out=out, as_json=as_json, report=report)
+
+
+# ---------------------------------------------------------------------------- split
+
+@main.command(context_settings=_CONTEXT,
+              short_help="Sinogram -> even/odd angles -> two tomograms -> FRC/FSC.")
+@click.argument("files", nargs=-1, metavar="SINOGRAM [SINOGRAM ...]")
+@click.option("--theta", default=None, metavar="FILE|START:STOP",
+              help="Projection angles in degrees: a .npy/.txt/.csv file, FILE.h5:/theta, or START:STOP for "
+                   "evenly spaced angles. Default: a 'theta' or 'angles' dataset next to an HDF5 sinogram.")
+@click.option("--algorithm", type=click.Choice(["FBP", "SART"], case_sensitive=False), default="FBP",
+              show_default=True, help="Reconstruction algorithm.")
+@click.option("--filter", "filtertype", default="ram-lak", show_default=True,
+              type=click.Choice(["ram-lak", "shepp-logan", "cosine", "hamming", "hann", "none"], case_sensitive=False),
+              help="Apodization of the ramp filter.")
+@click.option("--freqcutoff", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="Filter cut-off as a fraction of Nyquist (keep 1 to measure the resolution).")
+@click.option("--circle/--no-circle", default=True, show_default=True,
+              help="Reconstruct only the inscribed disc.")
+@click.option("--weight-angles", is_flag=True, default=False, help="Weight unevenly spaced angles.")
+@click.option("--derivatives", is_flag=True, default=False,
+              help="The sinogram holds derivatives of the projections (Hilbert filter).")
+@click.option("--calc-derivatives", is_flag=True, default=False,
+              help="Differentiate the projections first, then use the Hilbert filter.")
+@click.option("--threshold", type=THRESHOLD, default="halfbit", show_default=True,
+              help="halfbit (the criterion for two halves of one data set), onebit or a fixed value.")
+@click.option("--ring-thick", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Shells pooled per point.")
+@click.option("--apod-width", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Width in pixels of the window's tapered edge; 0 disables the window.")
+@click.option("--window", type=WINDOW, default="circle", show_default=True, help="Apodization window.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Threads (default: all cores).")
+@click.option("--tomograms", "tomogram_format", type=click.Choice(runs.MAP_FORMATS), default="none",
+              show_default=True, help="Also write the two tomograms into --out in this format.")
+@output_options
+@guard
+def split(files, pixel_size, out, as_json, report, filtertype, algorithm, **options):
+    """Split a sinogram into even and odd angles, reconstruct both halves, correlate them.
+
+    SINOGRAM is [detector pixel, angle] (FRC of the two slices; writes
+    FRC_2D.png) or a stack [slice, detector pixel, angle] (FSC of the two
+    volumes; writes FSC_3D.png), angles in degrees; split.json goes into --out.
+    """
+    filtertype = None if filtertype.lower() == "none" else filtertype.lower()
+    _run_singles("split", files,
+                 lambda image, pixel: runs.split(image, pixel, filtertype=filtertype, algorithm=algorithm.upper(),
+                                                 **options),
+                 pixel_size=pixel_size, out=out, as_json=as_json, report=report, role="sinogram")
+
+
+# ---------------------------------------------------------------------------- demo
+
+@main.command(context_settings=_CONTEXT)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
+              show_default=True, help="Folder for the figures, the JSON files and report.html.")
+@click.option("--size", type=click.IntRange(min=64), default=None,
+              help="Detector width in pixels (default 256, 128 when CI=true).")
+@click.option("--slices", type=click.IntRange(min=8), default=None,
+              help="Number of slices of the volume (default 64, 32 when CI=true).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the counting noise.")
+@guard
+def demo(out, size, slices, seed):
+    """Synthetic tomography end to end, no input needed.
+
+    Phantom → projections with counting noise → even/odd angles → two
+    tomograms → every estimator → figures, JSON and report.html in --out.
+    """
+    from toupy._cli_demo import run_demo
+
+    run_demo(out=out, size=size, slices=slices, seed=seed)
+
+
+if __name__ == "__main__":
+    main()
