@@ -28,6 +28,7 @@ import scipy.fft
 
 from . import _kernels
 from ._correlation import ShellSums, _as_work, _Geometry
+from ._results import statistics_dict
 from ._shells import max_shell_index
 from ._validate import work_dtype
 
@@ -471,11 +472,4 @@ def dask_map_statistics(resolution_map, mask=None, value_range=None) -> dict:
             vmin, vmax, first = request[0], request[1], [p[1] for p in passes]
         values = _order_statistics(pairs, ranks, vmin, vmax, n, first)
         median = float(np.mean([values[r] for r in ranks]))
-    return {
-        "resolution_median": median,
-        "resolution_mean": mean,
-        "resolution_std": std,
-        "resolution_median_half": median / 2.0,
-        "resolution_mean_half": mean / 2.0,
-        "resolution_std_half": std / 2.0,
-    }
+    return statistics_dict(median, mean, std)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._thresholds import threshold_label
 
-__all__ = ["ShellCurveViews", "FSCResult", "SSNRResult", "length_unit", "jsonable", "map_statistics"]
+__all__ = ["ShellCurveViews", "FSCResult", "SSNRResult", "length_unit", "jsonable", "map_statistics", "statistics_dict"]
 
 
 def length_unit(pixel_size: float, unit: str | None) -> str:
@@ -58,6 +58,11 @@ def map_statistics(resolution_map: np.ndarray, mask: np.ndarray | None = None) -
         median = mean = std = float("nan")
     else:
         median, mean, std = float(np.median(values)), float(values.mean()), float(values.std())
+    return statistics_dict(median, mean, std)
+
+
+def statistics_dict(median: float, mean: float, std: float) -> dict:
+    """The documented ``resolution_median/mean/std`` and their ``_half`` forms."""
     return {
         "resolution_median": median,
         "resolution_mean": mean,
