@@ -321,7 +321,7 @@ def fourier_shell_sums(
     try:
         for source, name in zip(sources, ("img1", "img2")):
             store = (FileStore(spectrum_shape, cdtype, folder) if streamed
-                     else MemoryStore(spectrum_shape, cdtype))
+                     else MemoryStore(spectrum_shape, cdtype, _PENCIL_BYTES))
             stores.append(store)
             if fused:
                 shift = _rough_mean(source.array) if subtract_mean else 0.0

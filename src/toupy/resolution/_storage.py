@@ -77,27 +77,36 @@ class SlabSource:
 
 
 class MemoryStore:
-    """Half spectrum held in one array."""
+    """Half spectrum held in memory as pencil blocks.
 
-    def __init__(self, shape: tuple[int, int, int], dtype):
-        self.data = np.empty(shape, dtype)
-        self.shape = self.data.shape
+    Each block (all of axis 0, a band of ``block_bytes`` along axis 1) is its
+    own C-contiguous array, so pass 2 transforms it in place and the compiled
+    kernel reads it with unit stride.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], dtype, block_bytes: int):
+        self.shape = tuple(shape)
+        n0, n1, m = self.shape
+        width = max(1, min(n1, block_bytes // (n0 * m * np.dtype(dtype).itemsize)))
+        self._bands = [slice(j0, min(j0 + width, n1)) for j0 in range(0, n1, width)]
+        self._data = [np.empty((n0, band.stop - band.start, m), dtype) for band in self._bands]
 
     def write(self, a: int, b: int, slab: np.ndarray) -> None:
-        self.data[a:b] = slab
+        for band, block in zip(self._bands, self._data):
+            block[a:b] = slab[:, band]
 
     def blocks(self, budget: int):
-        """Pencil blocks ``(j slice, k slice)``, all of axis 0, about ``budget`` bytes."""
-        n0, n1, m = self.shape
-        cols = max(1, budget // (n0 * m * self.data.itemsize))
-        for j0 in range(0, n1, cols):
-            yield slice(j0, min(j0 + cols, n1)), slice(0, m)
+        """Pencil blocks ``(j slice, k slice)`` as laid out at construction."""
+        m = self.shape[2]
+        for band in self._bands:
+            yield band, slice(0, m)
 
     def read(self, rows: slice, cols: slice) -> np.ndarray:
-        return self.data[:, rows, cols]
+        block = self._data[self._bands.index(rows)]
+        return block if cols == slice(0, self.shape[2]) else block[:, :, cols]
 
     def close(self) -> None:
-        self.data = None
+        self._data = []
 
 
 def check_tmp_dir(tmp_dir, needed_bytes: int) -> str:
