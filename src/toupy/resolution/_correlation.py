@@ -182,18 +182,41 @@ def _rough_mean(array: np.ndarray) -> float:
     return value if np.isfinite(value) else 0.0
 
 
-def _transform_slabs_with_stats(source, store, geometry, shift, dtype, workers, budget, show, name):
+try:  # pocketfft's own entry point writes into a given array: no copy, page faults in its threads
+    from scipy.fft._pocketfft.pypocketfft import r2c as _pocketfft_r2c
+except ImportError:  # pragma: no cover - other scipy layouts
+    _pocketfft_r2c = None
+
+
+def _rfft2_into(x: np.ndarray, out: np.ndarray, workers: int) -> None:
+    """``out[...] = rfft2(x, axes=(1, 2))``, written in place when scipy allows it."""
+    if _pocketfft_r2c is not None and out.flags.c_contiguous and x.flags.c_contiguous:
+        try:
+            _pocketfft_r2c(x, axes=(1, 2), forward=True, inorm=0, out=out, nthreads=workers)
+            return
+        except (TypeError, ValueError):  # another signature or dtype: the public route
+            pass
+    out[...] = scipy.fft.rfft2(x, axes=(1, 2), workers=workers)
+
+
+def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, dtype, workers, budget,
+                                show, name):
     """Pass 1 for real in-memory inputs, fused with the statistics pass.
 
     Each slab is shifted by ``shift`` (a rough mean), windowed and transformed
     while its weighted moments are taken in the same read; the exact
     residual mean is removed afterwards in the spectra (see ``shell_sums``'s
     ``correction``), where it is small, so nothing is lost to round-off.
+    A single slab (a 2-D image) is windowed again with the exact mean before
+    its FFT instead, which is cheaper than the window's transform.
+
+    Returns the residual mean still to be removed in the spectra.
     """
     n0, n1, n2 = geometry.view
     rows = _slab_rows(n1 * n2, 4 * np.dtype(dtype).itemsize, budget, n0)
     buffer = np.empty((rows, n1, n2), dtype)
     moments = np.zeros(3)
+    single = rows >= n0  # one slab (2-D images): the exact mean can go before the FFT
     starts = range(0, n0, rows)
     for a in progress(starts, total=len(starts), desc=f"{name}: transform", enabled=show):
         b = min(a + rows, n0)
@@ -201,7 +224,8 @@ def _transform_slabs_with_stats(source, store, geometry, shift, dtype, workers, 
         moments += _kernels.window_stats_into(
             slab, shift, geometry.profile[a:b], geometry.plane, buffer[: b - a]
         )
-        store.write(a, b, scipy.fft.rfft2(buffer[: b - a], axes=(1, 2), workers=workers))
+        if not single:
+            _rfft2_into(buffer[: b - a], store.slab(a, b), workers)
     weighted, weight, squares = moments
     if not np.all(np.isfinite(moments)):
         raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
@@ -209,6 +233,13 @@ def _transform_slabs_with_stats(source, store, geometry, shift, dtype, workers, 
     # constant inside the window: the weighted variance vanishes to round-off
     if weight <= 0 or squares / weight - mean**2 <= 1e-24 * max(shift**2, squares / weight):
         raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
+    if not subtract_mean:
+        mean = 0.0
+    if single:
+        if mean:
+            _kernels.window_into(slab, shift + mean, geometry.profile, geometry.plane, buffer[:n0])
+        _rfft2_into(buffer[:n0], store.slab(0, n0), workers)
+        return 0.0
     return mean
 
 
@@ -326,14 +357,15 @@ def fourier_shell_sums(
             if fused:
                 shift = _rough_mean(source.array) if subtract_mean else 0.0
                 residuals.append(_transform_slabs_with_stats(
-                    source, store, geometry, shift, dtype, workers, _SLAB_BYTES, show, name))
+                    source, store, geometry, shift, subtract_mean, dtype, workers, _SLAB_BYTES, show,
+                    name))
                 continue
             mean = _weighted_mean(source, geometry, dtype, name, subtract_mean,
                                   stage_budget or 4 * _SLAB_BYTES, show)
             _transform_slabs(source, store, geometry, mean, dtype, complex_input, workers,
                              stage_budget or _SLAB_BYTES, show, name)
         correction = None
-        if fused and subtract_mean:
+        if fused and subtract_mean and any(residuals):
             correction = (residuals[0], residuals[1], scipy.fft.fft(geometry.profile),
                           scipy.fft.rfft2(geometry.plane))
         total = _accumulate_blocks(stores, geometry, streamed, workers, use_numba,

@@ -77,36 +77,40 @@ class SlabSource:
 
 
 class MemoryStore:
-    """Half spectrum held in memory as pencil blocks.
+    """Half spectrum held in memory in one array.
 
-    Each block (all of axis 0, a band of ``block_bytes`` along axis 1) is its
-    own C-contiguous array, so pass 2 transforms it in place and the compiled
-    kernel reads it with unit stride.
+    Pass 1 transforms slabs straight into it (:meth:`slab`); pass 2 copies each
+    pencil block into a reused C-contiguous buffer, where it is transformed in
+    place and read by the compiled kernel with unit stride.
     """
 
     def __init__(self, shape: tuple[int, int, int], dtype, block_bytes: int):
         self.shape = tuple(shape)
         n0, n1, m = self.shape
-        width = max(1, min(n1, block_bytes // (n0 * m * np.dtype(dtype).itemsize)))
-        self._bands = [slice(j0, min(j0 + width, n1)) for j0 in range(0, n1, width)]
-        self._data = [np.empty((n0, band.stop - band.start, m), dtype) for band in self._bands]
+        self.data = np.empty(self.shape, dtype)
+        self._width = max(1, min(n1, block_bytes // (n0 * m * np.dtype(dtype).itemsize)))
+        self._buffer = np.empty((n0, self._width, m), dtype)
+
+    def slab(self, a: int, b: int) -> np.ndarray:
+        """Rows ``a:b`` of the spectrum, to be written in place."""
+        return self.data[a:b]
 
     def write(self, a: int, b: int, slab: np.ndarray) -> None:
-        for band, block in zip(self._bands, self._data):
-            block[a:b] = slab[:, band]
+        self.data[a:b] = slab
 
     def blocks(self, budget: int):
-        """Pencil blocks ``(j slice, k slice)`` as laid out at construction."""
-        m = self.shape[2]
-        for band in self._bands:
-            yield band, slice(0, m)
+        """Pencil blocks ``(j slice, k slice)`` of the width set at construction."""
+        n1, m = self.shape[1], self.shape[2]
+        for j0 in range(0, n1, self._width):
+            yield slice(j0, min(j0 + self._width, n1)), slice(0, m)
 
     def read(self, rows: slice, cols: slice) -> np.ndarray:
-        block = self._data[self._bands.index(rows)]
-        return block if cols == slice(0, self.shape[2]) else block[:, :, cols]
+        block = self._buffer[:, : rows.stop - rows.start, : cols.stop - cols.start]
+        np.copyto(block, self.data[:, rows, cols])
+        return block
 
     def close(self) -> None:
-        self._data = []
+        self.data = self._buffer = None
 
 
 def check_tmp_dir(tmp_dir, needed_bytes: int) -> str:
