@@ -47,7 +47,7 @@ from ._windows import validate_apod_width, validate_window, window_factors, wind
 
 __all__ = ["ShellSums", "fourier_shell_sums", "pool_shells", "fsc", "ssnr", "default_workers"]
 
-_SLAB_BYTES = 4 << 20
+_SLAB_BYTES = 64 << 20
 _PENCIL_BYTES = 8 << 20
 #: memory budget of the out-of-core executor when it is chosen automatically
 DEFAULT_OUT_OF_CORE_LIMIT = 2 << 30
