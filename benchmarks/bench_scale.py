@@ -47,7 +47,7 @@ from toupy.resolution import fsc
 a = np.load({p1!r}, mmap_mode='r'); b = np.load({p2!r}, mmap_mode='r')
 fsc(np.zeros((8, 16, 16), np.float32) + np.arange(16), np.ones((8, 16, 16), np.float32) * np.arange(16), apod_width=2)
 """
-OOC_STMT = "res = fsc(a, b, memory_limit={limit!r}, tmp_dir={tmp!r})"
+OOC_STMT = "res = fsc(a, b, memory_limit={limit}, tmp_dir={tmp!r})"  # memmaps: out of core by default
 
 MEM_SETUP = """
 import numpy as np
@@ -72,7 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--dir", default=None, help="folder for the inputs and temporary spectra")
-    parser.add_argument("--limits", default="160MB,2GB")
+    parser.add_argument("--limits", default="80MB,default",
+                        help="comma-separated memory limits; 'default' uses the automatic one")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--skip-dask", action="store_true")
     args = parser.parse_args()
@@ -87,7 +88,8 @@ def main() -> None:
         temp_bytes = 2 * args.size * args.size * (args.size // 2) * 8
         for limit in args.limits.split(","):
             row = run_case(f"out of core {args.size}^3, limit {limit}",
-                           OOC_SETUP.format(p1=p1, p2=p2), OOC_STMT.format(limit=limit, tmp=folder),
+                           OOC_SETUP.format(p1=p1, p2=p2),
+                           OOC_STMT.format(limit=None if limit == "default" else repr(limit), tmp=folder),
                            repeats=1)
             row["per_voxel_ns"] = row["median_s"] / voxels * 1e9
             rows.append(row)

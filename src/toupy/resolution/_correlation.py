@@ -49,8 +49,9 @@ __all__ = ["ShellSums", "fourier_shell_sums", "pool_shells", "fsc", "ssnr", "def
 
 _SLAB_BYTES = 64 << 20
 _PENCIL_BYTES = 8 << 20
-#: memory budget of the out-of-core executor when it is chosen automatically
-DEFAULT_OUT_OF_CORE_LIMIT = 2 << 30
+#: buffer budget of the out-of-core executor when it is chosen automatically (with the
+#: interpreter and libraries, about 2 GB resident)
+DEFAULT_OUT_OF_CORE_LIMIT = 1_800_000_000
 
 
 def default_workers() -> int:
@@ -141,7 +142,8 @@ class _Geometry:
 def _weighted_mean(source, geometry, dtype, name: str, subtract_mean: bool, budget: int, show):
     """Streaming pass: weighted mean of one input; raise on NaN/inf or a constant input."""
     n0, n1, n2 = geometry.view
-    rows = _slab_rows(n1 * n2, max(source.dtype.itemsize, 4) * 2, budget, n0)
+    # the slab copy read from a file, its float view and the block reductions' temporaries
+    rows = _slab_rows(n1 * n2, max(source.dtype.itemsize, 4) * 4, budget, n0)
     sums = np.zeros((2, 2))
     low = np.full(2, np.inf)
     high = np.full(2, -np.inf)
@@ -250,8 +252,9 @@ def _transform_slabs(source, store, geometry, mean, dtype, complex_input, worker
         buffer_dtype, transform = np.result_type(dtype, np.complex64), scipy.fft.fft2
     else:
         buffer_dtype, transform = dtype, scipy.fft.rfft2
-    # input copy, windowed buffer, transform output and its contiguous copy
-    rows = _slab_rows(n1 * n2, 4 * np.dtype(buffer_dtype).itemsize, budget, n0)
+    # input copy, windowed buffer, transform output, pocketfft's work space and the
+    # contiguous copies written to the store (measured: ~6 buffer sizes at the peak)
+    rows = _slab_rows(n1 * n2, 6 * np.dtype(buffer_dtype).itemsize, budget, n0)
     buffer = np.empty((rows, n1, n2), buffer_dtype)
     starts = range(0, n0, rows)
     for a in progress(starts, total=len(starts), desc=f"{name}: transform", enabled=show):
@@ -308,7 +311,8 @@ def fourier_shell_sums(
     memory_limit : int or str, optional
         Run out of core within about this many bytes: half spectra go to an
         anonymous temporary file in ``tmp_dir`` and are read back in pencil
-        blocks. Chosen automatically (2 GB) for memmap/h5py/zarr inputs.
+        blocks. Chosen automatically (1.8 GB of buffers, about 2 GB resident) for
+        memmap/h5py/zarr inputs.
     tmp_dir : path, optional
         Folder of the temporary file (default: the system's temporary folder).
 
@@ -507,9 +511,10 @@ def fsc(
         Compute out of core within about this much memory (e.g. ``'2GB'``):
         the inputs are read slab by slab and the half spectra are kept in an
         anonymous temporary file (as large as the two inputs in complex64,
-        removed whatever happens). Chosen automatically, with 2 GB, when an
-        input is a ``numpy.memmap``, an ``h5py.Dataset`` or a zarr array, so a
-        pair of volumes larger than RAM can be compared.
+        removed whatever happens). Chosen automatically, with 1.8 GB of buffers
+        (about 2 GB resident), when an input is a ``numpy.memmap``, an
+        ``h5py.Dataset`` or a zarr array, so a pair of volumes larger than RAM
+        can be compared.
     tmp_dir : str, optional
         Folder for that temporary file (default: the system temporary folder);
         it must have room for it, which is checked before starting.

@@ -51,7 +51,7 @@ from ._dask import (
     single_threaded,
 )
 from ._progress import progress
-from ._results import jsonable, length_unit, map_statistics
+from ._results import ResolutionMapViews, jsonable, length_unit, map_statistics
 from ._shells import hermitian_weights, shell_frequencies
 from ._thresholds import threshold_curve, threshold_label, validate_threshold
 from ._validate import check_mask, check_pair, check_pixel_size, check_positive_int, work_dtype
@@ -66,7 +66,7 @@ _INTERP_BYTES = 16 << 20
 
 
 @dataclass(frozen=True, eq=False)
-class LocalFSCResult:
+class LocalFSCResult(ResolutionMapViews):
     """Local resolution map from block-wise Fourier shell/ring correlation.
 
     Attributes
@@ -143,21 +143,6 @@ class LocalFSCResult:
     def kind(self) -> str:
         """``'FRC'`` for 2-D inputs, ``'FSC'`` for 3-D inputs."""
         return "FRC" if len(self.shape) == 2 else "FSC"
-
-    @property
-    def resolution_map_half(self) -> np.ndarray:
-        """Local half-period resolution in pixels (``resolution_map / 2``)."""
-        return self.resolution_map / 2
-
-    @property
-    def resolution_map_phys(self) -> np.ndarray:
-        """Local full-period resolution in ``unit`` (``resolution_map * pixel_size``)."""
-        return self.resolution_map * self.resolution_map.dtype.type(self.pixel_size)
-
-    @property
-    def resolution_map_phys_half(self) -> np.ndarray:
-        """Local half-period resolution in ``unit``."""
-        return self.resolution_map * self.resolution_map.dtype.type(self.pixel_size / 2)
 
     @property
     def box_resolution(self) -> np.ndarray:

@@ -49,7 +49,7 @@ from . import _kernels
 from ._correlation import default_workers
 from ._dask import is_dask_array, require_dask
 from ._progress import progress
-from ._results import jsonable, length_unit, map_statistics
+from ._results import ResolutionMapViews, jsonable, length_unit, map_statistics
 from ._shells import hermitian_weights, shell_frequencies
 from ._validate import as_image, check_pixel_size
 
@@ -75,7 +75,7 @@ else:  # pragma: no cover - numba is a dependency
 
 # ----------------------------------------------------------------------------- result
 @dataclass(frozen=True, eq=False)
-class LocalResolutionResult:
+class LocalResolutionResult(ResolutionMapViews):
     """Local resolution map of a single image or volume.
 
     Attributes
@@ -168,22 +168,6 @@ class LocalResolutionResult:
     pixel_size: float
     unit: str
     shape: tuple
-
-    # maps in other units are derived on demand (each is as large as the input)
-    @property
-    def resolution_map_half(self) -> np.ndarray:
-        """Half-period local resolution in pixels, ``resolution_map / 2``."""
-        return self.resolution_map / 2
-
-    @property
-    def resolution_map_phys(self) -> np.ndarray:
-        """Full-period local resolution in ``unit``, ``resolution_map * pixel_size``."""
-        return self.resolution_map * self.resolution_map.dtype.type(self.pixel_size)
-
-    @property
-    def resolution_map_phys_half(self) -> np.ndarray:
-        """Half-period local resolution in ``unit``, ``resolution_map_phys / 2``."""
-        return self.resolution_map * self.resolution_map.dtype.type(self.pixel_size / 2)
 
     @property
     def resolution_median_phys(self) -> float:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._thresholds import threshold_label
 
-__all__ = ["ShellCurveViews", "FSCResult", "SSNRResult", "length_unit", "jsonable", "map_statistics", "statistics_dict"]
+__all__ = ["ResolutionMapViews", "ShellCurveViews", "FSCResult", "SSNRResult", "length_unit", "jsonable", "map_statistics", "statistics_dict"]
 
 
 def length_unit(pixel_size: float, unit: str | None) -> str:
@@ -71,6 +71,28 @@ def statistics_dict(median: float, mean: float, std: float) -> dict:
         "resolution_mean_half": mean / 2.0,
         "resolution_std_half": std / 2.0,
     }
+
+
+class ResolutionMapViews:
+    """Maps in other units, derived on demand (each is as large as the input).
+
+    Needs ``resolution_map`` (full period, pixels) and ``pixel_size``.
+    """
+
+    @property
+    def resolution_map_half(self) -> np.ndarray:
+        """Half-period local resolution in pixels, ``resolution_map / 2``."""
+        return self.resolution_map / 2
+
+    @property
+    def resolution_map_phys(self) -> np.ndarray:
+        """Full-period local resolution in ``unit``, ``resolution_map * pixel_size``."""
+        return self.resolution_map * self.resolution_map.dtype.type(self.pixel_size)
+
+    @property
+    def resolution_map_phys_half(self) -> np.ndarray:
+        """Half-period local resolution in ``unit``, ``resolution_map_phys / 2``."""
+        return self.resolution_map * self.resolution_map.dtype.type(self.pixel_size / 2)
 
 
 class ShellCurveViews:
