@@ -246,20 +246,6 @@ class LocalFSCResult(ResolutionMapViews):
 
         shown = self.resolution_map
         title = f"local {self.kind} resolution, box {self.box_size}\n{self.threshold_name}"
-        if is_dask_array(shown):
-            # compute only the slice on display, never the whole lazy map
-            if shown.ndim == 3:
-                if not -3 <= axis < 3:
-                    raise ValueError(f"axis must be 0, 1 or 2 for a 3-D map; got {axis}")
-                n = shown.shape[axis]
-                index = n // 2 if slice_idx is None else int(slice_idx)
-                if not -n <= index < n:
-                    raise ValueError(f"slice_idx must lie in [-{n}, {n}) along axis {axis}; got {slice_idx}")
-                key = [slice(None)] * 3
-                key[axis] = index
-                shown = shown[tuple(key)]
-                title = f"{title}, slice {index % n} along axis {axis % 3}"
-            shown = np.asarray(shown)
         fig, _ = plot_resolution_map(
             shown, slice_idx=slice_idx, axis=axis, cmap=cmap, vmin=vmin,
             vmax=vmax, pixel_size=self.pixel_size, unit=self.unit, title=title,

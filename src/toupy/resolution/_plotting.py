@@ -128,6 +128,7 @@ def plot_resolution_map(
 
     The main colour bar is in pixels (full period); a second scale in
     ``unit`` is added when ``pixel_size != 1``. NaN (no resolution) is grey.
+    A lazy (dask) map is computed only for the slice on display.
 
     Returns
     -------
@@ -137,7 +138,6 @@ def plot_resolution_map(
     """
     import matplotlib
 
-    resolution_map = np.asarray(resolution_map)
     if resolution_map.ndim == 3:
         if not -3 <= axis < 3:
             raise ValueError(f"axis must be 0, 1 or 2 for a 3-D map; got {axis}")
@@ -145,10 +145,13 @@ def plot_resolution_map(
         index = n // 2 if slice_idx is None else int(slice_idx)
         if not -n <= index < n:
             raise ValueError(f"slice_idx must lie in [-{n}, {n}) along axis {axis}; got {slice_idx}")
-        shown = np.take(resolution_map, index, axis=axis)
+        key = [slice(None)] * 3
+        key[axis] = index
+        # indexing (not np.take) so that a lazy (dask) map computes only this slice
+        shown = np.asarray(resolution_map[tuple(key)])
         title = f"{title}, slice {index % n} along axis {axis % 3}"
     elif resolution_map.ndim == 2:
-        shown = resolution_map
+        shown = np.asarray(resolution_map)
     else:
         raise ValueError(f"resolution_map must be 2-D or 3-D; got {resolution_map.ndim}-D")
     colours = matplotlib.colormaps[cmap].with_extremes(bad="0.75")
