@@ -126,11 +126,14 @@ class FourierShellCorr:
         self._result = None
 
     # -- the computation, once ------------------------------------------------
+    _estimator = staticmethod(fsc)
+
     @property
     def result(self):
-        """The :class:`~toupy.resolution.FSCResult` (computed on first access)."""
+        """The result of the functional core (an :class:`~toupy.resolution.FSCResult`;
+        an :class:`~toupy.resolution.SSNRResult` for :class:`SSNRPlot`), computed once."""
         if self._result is None:
-            self._result = fsc(
+            self._result = self._estimator(
                 self.img1, self.img2, threshold=self.threshold, ring_thick=self.ring_thick,
                 apod_width=self.apod_width, window=self.window, pixel_size=self.pixel_size,
                 unit=self.unit, mask=self.mask, workers=self.workers,
@@ -388,16 +391,7 @@ class SSNRPlot(FourierShellCorr):
         self.SSNR = res.ssnr
         self.SSNR_T = res.ssnr_threshold
 
-    @property
-    def result(self):
-        """The :class:`~toupy.resolution.SSNRResult` (computed on first access)."""
-        if self._result is None:
-            self._result = ssnr(
-                self.img1, self.img2, threshold=self.threshold, ring_thick=self.ring_thick,
-                apod_width=self.apod_width, window=self.window, pixel_size=self.pixel_size,
-                unit=self.unit, mask=self.mask, workers=self.workers,
-            )
-        return self._result
+    _estimator = staticmethod(ssnr)
 
     @property
     def filename(self) -> str:
