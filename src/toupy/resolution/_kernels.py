@@ -82,10 +82,12 @@ def _in_threads(kernel, n_chunks: int, *args) -> None:
     pool rather than numba's parallel layer: idle pool threads sleep, whereas
     OpenMP threads left spinning after each region were measured to slow the
     FFT threads that run in between (2-3x on 2 cores). It also makes the
-    kernels safe to call from several threads at once.
+    kernels safe to call from several threads at once. ``args[0]`` is the
+    data array: below ~64k elements the hand-off to other threads costs more
+    than it saves, and the calling thread does all the work.
     """
     global _POOL
-    threads = min(_kernel_threads(), n_chunks)
+    threads = 1 if args[0].size < 1 << 16 else min(_kernel_threads(), n_chunks)
     if threads <= 1:
         kernel(*args, 0, n_chunks)
         return
