@@ -218,7 +218,7 @@ def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, d
     rows = _slab_rows(n1 * n2, 4 * np.dtype(dtype).itemsize, budget, n0)
     buffer = np.empty((rows, n1, n2), dtype)
     moments = np.zeros(3)
-    single = rows >= n0  # one slab (2-D images): the exact mean can go before the FFT
+    single = n0 == 1  # a 2-D image: the exact mean can go before the FFT
     starts = range(0, n0, rows)
     for a in progress(starts, total=len(starts), desc=f"{name}: transform", enabled=show):
         b = min(a + rows, n0)
