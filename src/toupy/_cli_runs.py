@@ -74,11 +74,12 @@ def load_mask(mask_spec, shape, take=None, option: str = "--mask") -> np.ndarray
     return mask
 
 
-def _pair_data(first, second, memory_limit, take=None):
-    """Arrays for the FSC engine: in memory when they fit, else the lazy file data (out of core)."""
+def _pair_data(first, second, memory_limit, take=None, *, lazy=False):
+    """Arrays for the FSC engine: in memory when they fit, else the lazy file data
+    (out of core, or ``lazy`` for a Dask cluster that reads the files itself)."""
     if take is not None:
         return take(first.data), take(second.data)
-    if memory_limit is None and in_memory([first, second]):
+    if not lazy and memory_limit is None and in_memory([first, second]):
         return load(first), load(second)
     return first.data, second.data
 
@@ -142,7 +143,7 @@ def correlation(command: str, first, second, pixel, *, threshold="halfbit", ring
                 )
             if image.ndim == 2 and take is not None:
                 raise CLIError(f"--slice applies to 3-D inputs; {image.spec} is 2-D")
-    data1, data2 = _pair_data(first, second, memory_limit if dask_scheduler is None else 0, take)
+    data1, data2 = _pair_data(first, second, memory_limit, take, lazy=dask_scheduler is not None)
     mask = load_mask(mask_spec, data1.shape, take)
     estimator = ssnr_function if command == "ssnr" else fsc_function
     with _dask_client(dask_scheduler) as client:

@@ -273,13 +273,6 @@ def _is_dask(array) -> bool:
     return type(array).__module__.split(".")[0] == "dask"
 
 
-def _parse_memory_limit(memory_limit) -> int | None:
-    if memory_limit is None:
-        return None
-    value = parse_bytes(memory_limit, "memory_limit")
-    return value
-
-
 def fourier_shell_sums(
     img1,
     img2,
@@ -327,7 +320,7 @@ def fourier_shell_sums(
     dtype = work_dtype(img1, img2)
     if memory_limit is None and (is_lazy(img1) or is_lazy(img2)):
         memory_limit = DEFAULT_OUT_OF_CORE_LIMIT
-    budget = _parse_memory_limit(memory_limit)
+    budget = None if memory_limit is None else parse_bytes(memory_limit, "memory_limit")
     streamed = budget is not None
     geometry = _Geometry(shape, window, apod_width, threshold, mask, streamed, complex_input)
     n0, n1, n2 = geometry.view
