@@ -35,6 +35,7 @@ from ._correlation import _validated, fsc, ssnr
 from ._localfsc import local_fsc as _local_fsc
 from ._plotting import save_figure
 from ._randomfsc import phase_randomized_fsc
+from ._results import MAP_STATISTICS
 from ._shells import shell_index
 from ._thresholds import HALFBIT_SNR, ONEBIT_SNR, ssnr_from_fsc
 from ._windows import (
@@ -758,12 +759,8 @@ class LocalFSC:
         self.unit = res.unit
         self.ndim = len(res.shape)
         self.resolution_map = res.resolution_map
-        self.resolution_median = res.resolution_median
-        self.resolution_mean = res.resolution_mean
-        self.resolution_std = res.resolution_std
-        self.resolution_median_half = res.resolution_median_half
-        self.resolution_mean_half = res.resolution_mean_half
-        self.resolution_std_half = res.resolution_std_half
+        for name in MAP_STATISTICS:  # resolution_median/mean/std and their _half forms
+            setattr(self, name, getattr(res, name))
 
     # the derived maps are full-size arrays: built on first use, then kept
     @_cached_property

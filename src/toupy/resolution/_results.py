@@ -16,7 +16,17 @@ import numpy as np
 
 from ._thresholds import threshold_label
 
-__all__ = ["ResolutionMapViews", "ShellCurveViews", "FSCResult", "SSNRResult", "length_unit", "jsonable", "map_statistics", "statistics_dict"]
+__all__ = [
+    "ResolutionMapViews",
+    "ShellCurveViews",
+    "FSCResult",
+    "SSNRResult",
+    "length_unit",
+    "jsonable",
+    "map_statistics",
+    "statistics_dict",
+    "MAP_STATISTICS",
+]
 
 
 def length_unit(pixel_size: float, unit: str | None) -> str:
@@ -61,16 +71,20 @@ def map_statistics(resolution_map: np.ndarray, mask: np.ndarray | None = None) -
     return statistics_dict(median, mean, std)
 
 
+#: names of the documented statistics of a resolution map (full period, then ``_half``)
+MAP_STATISTICS = (
+    "resolution_median",
+    "resolution_mean",
+    "resolution_std",
+    "resolution_median_half",
+    "resolution_mean_half",
+    "resolution_std_half",
+)
+
+
 def statistics_dict(median: float, mean: float, std: float) -> dict:
     """The documented ``resolution_median/mean/std`` and their ``_half`` forms."""
-    return {
-        "resolution_median": median,
-        "resolution_mean": mean,
-        "resolution_std": std,
-        "resolution_median_half": median / 2.0,
-        "resolution_mean_half": mean / 2.0,
-        "resolution_std_half": std / 2.0,
-    }
+    return dict(zip(MAP_STATISTICS, (median, mean, std, median / 2.0, mean / 2.0, std / 2.0)))
 
 
 class ResolutionMapViews:

@@ -33,6 +33,7 @@ import numpy as np
 
 from ._localres import LocalResolutionResult, local_resolution
 from ._plotting import save_figure
+from ._results import MAP_STATISTICS
 
 __all__ = ["LocalResolution"]
 
@@ -275,12 +276,8 @@ class LocalResolution:
         self.sigma_noise = res.sigma_noise
         self.var_noise = res.sigma_noise**2
         self.freq_bands = res.freq_bands
-        self.resolution_median = res.resolution_median
-        self.resolution_mean = res.resolution_mean
-        self.resolution_std = res.resolution_std
-        self.resolution_median_half = res.resolution_median_half
-        self.resolution_mean_half = res.resolution_mean_half
-        self.resolution_std_half = res.resolution_std_half
+        for name in MAP_STATISTICS:  # resolution_median/mean/std and their _half forms
+            setattr(self, name, getattr(res, name))
 
     # the derived maps are as large as the input: built on first access only
     @cached_property
