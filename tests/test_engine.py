@@ -57,6 +57,24 @@ def test_rfft_sums_equal_full_fft_sums(shape, window, apod_width, use_numba):
     np.testing.assert_allclose(got[rows] / scale, want[rows] / scale, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("shape", SHAPES + [(30, 18, 44), (33, 40, 8)])
+@pytest.mark.parametrize("max_shell", [0, 3, 7, 10, 200])
+def test_max_shell_keeps_every_voxel_of_the_kept_shells(shape, max_shell):
+    """Pencils beyond ``max_shell`` are skipped in memory: the kept shells must be
+    summed exactly as the full reference (non-cubic shapes scale the axes, so the
+    cut is not a plain circle of bins); bins beyond are not returned."""
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal(shape)
+    b = a + rng.standard_normal(shape)
+    got = fourier_shell_sums(a, b, window="hann", apod_width=2, max_shell=max_shell).sums
+    want = _direct_sums(a, b, "hann", 2)
+    kept = min(max_shell + 1, want.shape[1])
+    assert got.shape[1] == kept
+    rows = [0, 2, 3, 4]
+    scale = np.abs(want[rows]).max(axis=1, keepdims=True)
+    np.testing.assert_allclose(got[rows] / scale, want[rows, :kept] / scale, rtol=0, atol=1e-10)
+
+
 @pytest.mark.parametrize("shape", [(40, 33), (12, 14, 15)])
 def test_complex_sums_equal_full_fft_sums(shape):
     """Complex inputs use full transforms; all five rows match the direct sums."""

@@ -66,7 +66,8 @@ class ShellSums:
     """Per-shell sums of two spectra (rows as in :func:`_kernels.shell_sums`).
 
     ``sums[:, s]`` covers every voxel of shell ``s``, including corner shells
-    beyond Nyquist (needed when ``ring_thick`` pools across the last shell).
+    beyond Nyquist (needed when ``ring_thick`` pools across the last shell), up
+    to the ``max_shell`` asked of :func:`fourier_shell_sums`.
     """
 
     def __init__(self, sums: np.ndarray, shape: tuple[int, ...], complex_input: bool):
@@ -287,6 +288,7 @@ def fourier_shell_sums(
     memory_limit=None,
     tmp_dir=None,
     show_progress: bool | None = None,
+    max_shell: int | None = None,
 ) -> ShellSums:
     """Per-shell sums of the spectra of two validated, same-shape images.
 
@@ -308,6 +310,11 @@ def fourier_shell_sums(
         memmap/h5py/zarr inputs.
     tmp_dir : path, optional
         Folder of the temporary file (default: the system's temporary folder).
+    max_shell : int, optional
+        Largest shell the caller uses (default: the corner shells too). In
+        memory, pencils whose every voxel lies beyond it are neither
+        transformed along axis 0 nor summed: for a cube that is about a fifth
+        of the spectrum.
 
     Notes
     -----
@@ -367,7 +374,7 @@ def fourier_shell_sums(
                           scipy.fft.rfft2(geometry.plane))
         total = _accumulate_blocks(stores, geometry, streamed, workers, use_numba,
                                    stage_budget // 4 if streamed else _PENCIL_BYTES, show,
-                                   correction)
+                                   correction, max_shell)
     finally:
         for store in stores:
             store.close()
@@ -376,19 +383,44 @@ def fourier_shell_sums(
     return ShellSums(total, shape, complex_input)
 
 
+def _pencil_columns(k1: np.ndarray, k2: np.ndarray, max_shell: int) -> np.ndarray | None:
+    """Per index of axis 1, how many leading last-axis bins can reach ``max_shell``.
+
+    A pencil ``(j, k)`` (all of axis 0) holds no voxel of shell ``<= max_shell``
+    when ``k1[j]**2 + k2[k]**2`` already exceeds ``(max_shell + 1/2)**2``.
+    ``None`` when ``k2`` is not ascending (a full FFT axis): nothing is pruned.
+    """
+    k2sq = k2**2
+    if np.any(np.diff(k2sq) < 0):
+        return None
+    return np.searchsorted(k2sq, (max_shell + 0.5) ** 2 - k1**2, side="right")
+
+
 def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_budget, show,
-                       correction=None):
+                       correction=None, max_shell=None):
     """Pass 2: FFT along axis 0 of each pencil block of both spectra, then shell sums.
 
     ``correction = (c1, c2, W0, Wp)`` removes residual means ``c`` times the
-    window's transform ``W0 x Wp`` from the spectra in the kernel.
+    window's transform ``W0 x Wp`` from the spectra in the kernel. With
+    ``max_shell``, in-memory blocks are cut to the pencils that reach it.
     """
     store1, store2 = stores
     n0 = geometry.view[0]
     k0, k1, k2 = geometry.freqs
     n_bins = max_shell_index(geometry.shape) + 1
+    columns = None
+    if max_shell is not None and max_shell + 1 < n_bins:
+        n_bins = max_shell + 1
+        # only the axis-0 FFT is worth cutting: a 2-D image (n0 == 1) is read in
+        # place, and the file store reads whole rows anyway
+        if not streamed and n0 > 1:
+            columns = _pencil_columns(k1, k2, max_shell)
     total = np.zeros((_kernels.N_SUMS, n_bins))
     blocks = list(store1.blocks(block_budget))
+    if columns is not None:
+        blocks = [(rows, slice(cols.start, min(cols.stop, int(columns[rows].max()))))
+                  for rows, cols in blocks]
+        blocks = [(rows, cols) for rows, cols in blocks if cols.stop > cols.start]
     for rows, cols in progress(blocks, total=len(blocks), desc="shell sums", enabled=show):
         g1, g2 = store1.read(rows, cols), store2.read(rows, cols)
         if n0 > 1:  # in place: the half spectra are not needed afterwards
@@ -560,8 +592,13 @@ def fsc(
         sums = dask_shell_sums(a, b, **common)
     else:
         sums = fourier_shell_sums(a, b, **common, workers=workers, memory_limit=memory_limit,
-                                  tmp_dir=tmp_dir)
+                                  tmp_dir=tmp_dir, max_shell=_last_pooled_shell(a.shape, ring_thick))
     return _result_from_sums(sums, threshold, ring_thick, apod_width, window, pixel_size, unit)
+
+
+def _last_pooled_shell(shape: tuple[int, ...], ring_thick: int) -> int:
+    """Largest shell that :func:`pool_shells` reads for the reported shells."""
+    return n_shells(shape) - 1 + max(ring_thick, 1) // 2
 
 
 def _result_from_sums(sums: ShellSums, threshold, ring_thick, apod_width, window, pixel_size, unit):

@@ -89,7 +89,7 @@ class MemoryStore:
         n0, n1, m = self.shape
         self.data = np.empty(self.shape, dtype)
         self._width = max(1, min(n1, block_bytes // (n0 * m * np.dtype(dtype).itemsize)))
-        self._buffer = np.empty((n0, self._width, m), dtype)
+        self._buffer = np.empty(n0 * self._width * m, dtype)
 
     def slab(self, a: int, b: int) -> np.ndarray:
         """Rows ``a:b`` of the spectrum, to be written in place."""
@@ -108,7 +108,8 @@ class MemoryStore:
         view = self.data[:, rows, cols]
         if self.shape[0] == 1 and view.flags.c_contiguous:
             return view  # one slab: no FFT along axis 0 will overwrite it
-        block = self._buffer[:, : rows.stop - rows.start, : cols.stop - cols.start]
+        # a C-contiguous block of exactly this shape: the kernels read it with unit stride
+        block = self._buffer[: view.size].reshape(view.shape)
         np.copyto(block, view)
         return block
 
