@@ -1,10 +1,14 @@
 """Scale-out benchmark: FSC of a pair larger than a memory budget, out of core and on Dask.
 
 1. writes a float32 pair of ``--size``³ (default 1024³, 4.3 GB each) to ``--dir`` as .npy,
-   slab by slab (never whole in memory);
-2. FSC out of core at two memory limits (peak RSS, wall time, temporary disk);
-3. FSC in memory at 512³ for the per-voxel ratio;
-4. FSC with Dask at 512³ on a LocalCluster of 2 workers.
+   slab by slab (never whole in memory), and waits for it to reach the disk (``sync``), as
+   inputs of a real run would have;
+2. the I/O floor: the same bytes the out-of-core FSC moves (read both inputs, write the
+   temporary half spectra, read them back) with plain sequential 64 MB reads and writes and no
+   computation -- no two-pass out-of-core method can be faster on this disk;
+3. FSC out of core at two memory limits (peak RSS, wall time, temporary disk);
+4. FSC in memory at 512³ for the per-voxel ratio;
+5. FSC with Dask at 512³ on a LocalCluster of 2 workers.
 
 Each case runs in its own process; the files are removed at the end (``--keep`` keeps them).
 Run: ``python benchmarks/bench_scale.py [--size 1024] [--dir /path/with/space]``.
@@ -49,6 +53,31 @@ fsc(np.zeros((8, 16, 16), np.float32) + np.arange(16), np.ones((8, 16, 16), np.f
 """
 OOC_STMT = "res = fsc(a, b, memory_limit={limit}, tmp_dir={tmp!r})"  # memmaps: out of core by default
 
+IO_SETUP = """
+import os, tempfile
+import numpy as np
+chunk = np.empty(64 << 20, np.uint8)
+view = memoryview(chunk)
+def read_all(fd, size):
+    offset = 0
+    while offset < size:
+        got = os.preadv(fd, [view[: min(len(view), size - offset)]], offset)
+        if got == 0:
+            break
+        offset += got
+"""
+IO_STMT = """
+for path in ({p1!r}, {p2!r}):
+    fd = os.open(path, os.O_RDONLY)
+    read_all(fd, os.fstat(fd).st_size)
+    os.close(fd)
+with tempfile.TemporaryFile(dir={tmp!r}) as f:
+    fd, offset = f.fileno(), 0
+    while offset < {temp_bytes}:
+        offset += os.pwrite(fd, view[: min(len(view), {temp_bytes} - offset)], offset)
+    read_all(fd, {temp_bytes})
+"""
+
 MEM_SETUP = """
 import numpy as np
 from toupy.resolution import fsc
@@ -82,10 +111,16 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         p1, p2 = write_pair(folder, args.size)
+        os.sync()
         print(f"# wrote the {args.size}^3 pair ({2 * 4 * args.size**3 / 1e9:.1f} GB) in "
               f"{time.perf_counter() - t0:.0f} s to {folder}", file=sys.stderr)
         voxels = args.size**3
         temp_bytes = 2 * args.size * args.size * (args.size // 2) * 8
+        io = run_case(f"I/O floor {args.size}^3 (no computation)", IO_SETUP,
+                      IO_STMT.format(p1=p1, p2=p2, tmp=folder, temp_bytes=temp_bytes), repeats=1)
+        io["per_voxel_ns"] = io["median_s"] / voxels * 1e9
+        rows.append(io)
+        os.sync()
         for limit in args.limits.split(","):
             row = run_case(f"out of core {args.size}^3, limit {limit}",
                            OOC_SETUP.format(p1=p1, p2=p2),
@@ -93,6 +128,7 @@ def main() -> None:
                            repeats=1)
             row["per_voxel_ns"] = row["median_s"] / voxels * 1e9
             rows.append(row)
+            os.sync()  # the next case starts with no dirty pages of this one
         mem = run_case("in memory 512^3", MEM_SETUP, MEM_STMT, repeats=3)
         mem["per_voxel_ns"] = mem["median_s"] / 512**3 * 1e9
         rows.append(mem)
