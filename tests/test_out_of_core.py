@@ -63,6 +63,42 @@ def test_out_of_core_equals_in_memory(shape, window, apod_width, counted_reads, 
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("shape", SHAPES + [(64, 4, 6), (40, 30, 18)])
+@pytest.mark.parametrize("max_shell", [2, 9, 14])
+@pytest.mark.parametrize("limit", ["tiny", "1MB"])
+def test_pruned_spectrum_on_disk_equals_in_memory(shape, max_shell, limit, tmp_path):
+    """With ``max_shell`` the file keeps only the pencils that reach it (ragged rows);
+    the kept shells must equal the unpruned in-memory sums, through every read
+    path: whole-row blocks (1MB), ragged blocks and rows split into pieces
+    ((64, 4, 6) with the tiny limit), and the temporary file must be smaller."""
+    a, b = _pair(shape, seed=3)
+    ref = fourier_shell_sums(a, b, window="hann", apod_width=1).sums
+    sizes = []
+    original = _storage.FileStore.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        sizes.append(self.nbytes_on_disk)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_storage.FileStore, "__init__", recording_init)
+        got = fourier_shell_sums(
+            a, b, window="hann", apod_width=1, max_shell=max_shell, tmp_dir=tmp_path,
+            memory_limit=_tiny_limit(shape) if limit == "tiny" else limit,
+        ).sums
+    kept = min(max_shell + 1, ref.shape[1])
+    assert got.shape[1] == kept
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(got[[0, 2, 3, 4]], ref[[0, 2, 3, 4], :kept], rtol=0, atol=1e-12 * scale)
+    full = _storage.FileStore.bytes_needed(
+        (shape[0], shape[1], shape[2] // 2 + 1) if len(shape) == 3 else (shape[0], 1, shape[1] // 2 + 1),
+        np.complex128)
+    if len(shape) == 3 and max_shell == 2:
+        assert max(sizes) < full
+    assert max(sizes) <= full
+    assert os.listdir(tmp_path) == []
+
+
 def test_memmap_input_is_streamed_automatically(tmp_path, counted_reads):
     a, b = _pair((24, 30, 36), np.float32)
     paths = []

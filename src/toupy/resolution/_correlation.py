@@ -311,10 +311,10 @@ def fourier_shell_sums(
     tmp_dir : path, optional
         Folder of the temporary file (default: the system's temporary folder).
     max_shell : int, optional
-        Largest shell the caller uses (default: the corner shells too). In
-        memory, pencils whose every voxel lies beyond it are neither
-        transformed along axis 0 nor summed: for a cube that is about a fifth
-        of the spectrum.
+        Largest shell the caller uses (default: the corner shells too).
+        Pencils whose every voxel lies beyond it are neither transformed along
+        axis 0 nor summed, and out of core not written to disk: for a cube
+        that is about a fifth of the spectrum.
 
     Notes
     -----
@@ -336,6 +336,12 @@ def fourier_shell_sums(
     spectrum_shape = (n0, n1, n2 if complex_input else n2 // 2 + 1)
     show = show_progress if show_progress is not None else (None if streamed else False)
 
+    # pencils beyond the last needed shell are not kept (file) or not transformed (memory);
+    # a 2-D image in memory (n0 == 1) has no axis-0 FFT to save and is read in place
+    columns = None
+    if max_shell is not None and max_shell < max_shell_index(shape) and n0 > 1:
+        columns = _pencil_columns(geometry.freqs[1], geometry.freqs[2], max_shell)
+
     if streamed:
         slab_need = 5 * n1 * n2 * np.dtype(cdtype).itemsize + geometry.plane.nbytes
         if budget < slab_need:
@@ -343,7 +349,7 @@ def fourier_shell_sums(
                 f"memory_limit={budget / 1e6:.1f} MB is below what one slab of shape "
                 f"{(1, n1, n2)} needs ({slab_need / 1e6:.1f} MB); raise memory_limit"
             )
-        folder = check_tmp_dir(tmp_dir, 2 * FileStore.bytes_needed(spectrum_shape, cdtype))
+        folder = check_tmp_dir(tmp_dir, 2 * FileStore.bytes_needed(spectrum_shape, cdtype, columns))
         stage_budget = budget - geometry.plane.nbytes - 2 * n0 * n1 * np.dtype(cdtype).itemsize
         stage_budget = max(stage_budget, slab_need)
     else:
@@ -355,8 +361,8 @@ def fourier_shell_sums(
     stores, residuals = [], []
     try:
         for source, name in zip(sources, ("img1", "img2")):
-            store = (FileStore(spectrum_shape, cdtype, folder) if streamed
-                     else MemoryStore(spectrum_shape, cdtype, _PENCIL_BYTES))
+            store = (FileStore(spectrum_shape, cdtype, folder, columns) if streamed
+                     else MemoryStore(spectrum_shape, cdtype, _PENCIL_BYTES, columns))
             stores.append(store)
             if fused:
                 shift = _rough_mean(source.array) if subtract_mean else 0.0
@@ -401,26 +407,17 @@ def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_bud
     """Pass 2: FFT along axis 0 of each pencil block of both spectra, then shell sums.
 
     ``correction = (c1, c2, W0, Wp)`` removes residual means ``c`` times the
-    window's transform ``W0 x Wp`` from the spectra in the kernel. With
-    ``max_shell``, in-memory blocks are cut to the pencils that reach it.
+    window's transform ``W0 x Wp`` from the spectra in the kernel. Shells
+    beyond ``max_shell`` are not summed.
     """
     store1, store2 = stores
     n0 = geometry.view[0]
     k0, k1, k2 = geometry.freqs
     n_bins = max_shell_index(geometry.shape) + 1
-    columns = None
-    if max_shell is not None and max_shell + 1 < n_bins:
-        n_bins = max_shell + 1
-        # only the axis-0 FFT is worth cutting: a 2-D image (n0 == 1) is read in
-        # place, and the file store reads whole rows anyway
-        if not streamed and n0 > 1:
-            columns = _pencil_columns(k1, k2, max_shell)
+    if max_shell is not None:
+        n_bins = min(n_bins, max_shell + 1)
     total = np.zeros((_kernels.N_SUMS, n_bins))
     blocks = list(store1.blocks(block_budget))
-    if columns is not None:
-        blocks = [(rows, slice(cols.start, min(cols.stop, int(columns[rows].max()))))
-                  for rows, cols in blocks]
-        blocks = [(rows, cols) for rows, cols in blocks if cols.stop > cols.start]
     for rows, cols in progress(blocks, total=len(blocks), desc="shell sums", enabled=show):
         g1, g2 = store1.read(rows, cols), store2.read(rows, cols)
         if n0 > 1:  # in place: the half spectra are not needed afterwards
