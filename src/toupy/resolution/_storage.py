@@ -162,9 +162,9 @@ class FileStore:
         self._row_start = np.concatenate([[0], np.cumsum(self._lengths)])
         self._plane_len = int(self._row_start[-1])
         self._ragged = bool(np.any(self._lengths < self._disk_cols))
-        if self._ragged:  # where each kept bin of a plane sits in the plane's (n1, m) array
-            j = np.repeat(np.arange(n1), self._lengths)
-            self._pack = j * m + (np.arange(self._plane_len) - self._row_start[j])
+        # the kept bins of a plane's (n1, m) array (boolean masks index in row-major
+        # order, which is the order on disk, at 1 byte per bin)
+        self._kept = np.arange(m) < self._lengths[:, np.newaxis] if self._ragged else None
         self.last_column = np.empty((n0, n1), self.dtype)
         self._file = tempfile.TemporaryFile(dir=folder)
         self._fd = self._file.fileno()
@@ -186,8 +186,7 @@ class FileStore:
         plane_bytes = self._plane_len * self.dtype.itemsize
         for i in range(b - a):  # one plane at a time: the contiguous copy stays small
             if self._ragged:
-                disk = np.take(np.ascontiguousarray(slab[i]).reshape(-1), self._pack).astype(
-                    self.dtype, copy=False)
+                disk = slab[i][self._kept].astype(self.dtype, copy=False)
             else:
                 disk = np.ascontiguousarray(slab[i, :, : self._disk_cols], dtype=self.dtype)
             view, offset = memoryview(disk).cast("B"), (a + i) * plane_bytes
@@ -233,12 +232,11 @@ class FileStore:
                 self._read_into(out[i], (i * self._plane_len + first) * item)
             return out
         span = np.empty(int(lengths.sum()), self.dtype)
-        j = np.repeat(np.arange(nj), lengths)
-        unpack = j * nk + (np.arange(span.size) - (self._row_start[rows][j] - self._row_start[rows.start]))
+        kept = self._kept[rows, :nk]
         out = np.zeros((n0, nj, nk), self.dtype)
         for i in range(n0):
             self._read_into(span, (i * self._plane_len + first) * item)
-            out[i].reshape(-1)[unpack] = span
+            out[i][kept] = span
         return out
 
     def _read_into(self, target: np.ndarray, offset: int) -> None:
