@@ -127,6 +127,8 @@ class _Geometry:
         self.profile = np.ascontiguousarray(profile, dtype=np.float64)
         self.plane = np.ascontiguousarray(plane, dtype=np.float64).reshape(n1, n2)
         self.mask = mask
+        #: the whole window is ``profile x plane`` (so is its transform)
+        self.separable = self._rows_window is None and mask is None
 
     def extra_weights(self, a: int, b: int) -> np.ndarray | None:
         """Weights of slab ``a:b`` beyond ``profile x plane`` (mask, streamed 2-D window)."""
@@ -204,19 +206,22 @@ def _rfft2_into(x: np.ndarray, out: np.ndarray, workers: int) -> None:
 
 def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, dtype, workers, budget,
                                 show, name):
-    """Pass 1 for real in-memory inputs, fused with the statistics pass.
+    """Pass 1 for real inputs with a separable window, fused with the statistics pass.
 
-    Each slab is shifted by ``shift`` (a rough mean), windowed and transformed
-    while its weighted moments are taken in the same read; the exact
-    residual mean is removed afterwards in the spectra (see ``shell_sums``'s
-    ``correction``), where it is small, so nothing is lost to round-off.
-    A single slab (a 2-D image) is windowed again with the exact mean before
-    its FFT instead, which is cheaper than the window's transform.
+    Each slab is shifted by ``shift`` (a rough mean; ``None`` takes the first
+    slab's mean), windowed and transformed while its weighted moments are
+    taken in the same read; the exact residual mean is removed afterwards in
+    the spectra (see ``shell_sums``'s ``correction``), where it is small, so
+    nothing is lost to round-off. Out of core this saves a whole read of the
+    inputs. A single slab (a 2-D image) is windowed again with the exact mean
+    before its FFT instead, which is cheaper than the window's transform.
 
     Returns the residual mean still to be removed in the spectra.
     """
     n0, n1, n2 = geometry.view
-    rows = _slab_rows(n1 * n2, 4 * np.dtype(dtype).itemsize, budget, n0)
+    # the slab read, the windowed buffer, the half spectrum and the copy packed for a file
+    per_value = (6 if isinstance(store, FileStore) else 4) * np.dtype(dtype).itemsize
+    rows = _slab_rows(n1 * n2, per_value, budget, n0)
     buffer = np.empty((rows, n1, n2), dtype)
     moments = np.zeros(3)
     single = n0 == 1  # a 2-D image: the exact mean can go before the FFT
@@ -224,14 +229,19 @@ def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, d
     for a in progress(starts, total=len(starts), desc=f"{name}: transform", enabled=show):
         b = min(a + rows, n0)
         slab = _as_work(source.read(a, b), dtype)
-        moments += _kernels.window_stats_into(
+        if shift is None:
+            shift = float(np.mean(slab, dtype=np.float64)) if subtract_mean else 0.0
+            shift = shift if np.isfinite(shift) else 0.0
+        slab_moments = _kernels.window_stats_into(
             slab, shift, geometry.profile[a:b], geometry.plane, buffer[: b - a]
         )
+        if not np.all(np.isfinite(slab_moments)):  # before anything more is transformed or written
+            raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
+        moments += slab_moments
         if not single:
             _rfft2_into(buffer[: b - a], store.slab(a, b), workers)
+            store.commit(a, b)
     weighted, weight, squares = moments
-    if not np.all(np.isfinite(moments)):
-        raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
     mean = weighted / weight if weight > 0 else 0.0
     # constant inside the window: the weighted variance vanishes to round-off
     if weight <= 0 or squares / weight - mean**2 <= 1e-24 * max(shift**2, squares / weight):
@@ -242,6 +252,7 @@ def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, d
         if mean:
             _kernels.window_into(slab, shift + mean, geometry.profile, geometry.plane, buffer[:n0])
         _rfft2_into(buffer[:n0], store.slab(0, n0), workers)
+        store.commit(0, n0)
         return 0.0
     return mean
 
@@ -355,9 +366,10 @@ def fourier_shell_sums(
     else:
         stage_budget = None
 
-    # In memory, real inputs without a mask take one read each: the exact mean is
-    # removed in the spectra, where the window's transform is separable.
-    fused = not (streamed or complex_input or mask is not None)
+    # Real inputs without a mask take one read each: the exact mean is removed in
+    # the spectra, where the window's transform is separable (not so for a 2-D
+    # image streamed by rows, whose rows window is not a product).
+    fused = not complex_input and geometry.separable
     stores, residuals = [], []
     try:
         for source, name in zip(sources, ("img1", "img2")):
@@ -365,10 +377,11 @@ def fourier_shell_sums(
                      else MemoryStore(spectrum_shape, cdtype, _PENCIL_BYTES, columns))
             stores.append(store)
             if fused:
-                shift = _rough_mean(source.array) if subtract_mean else 0.0
+                # a strided sample is cheap in memory; from a file the first slab will do
+                shift = _rough_mean(source.array) if subtract_mean and not streamed else None
                 residuals.append(_transform_slabs_with_stats(
-                    source, store, geometry, shift, subtract_mean, dtype, workers, _SLAB_BYTES, show,
-                    name))
+                    source, store, geometry, shift, subtract_mean, dtype, workers,
+                    stage_budget or _SLAB_BYTES, show, name))
                 continue
             mean = _weighted_mean(source, geometry, dtype, name, subtract_mean,
                                   stage_budget or 4 * _SLAB_BYTES, show)

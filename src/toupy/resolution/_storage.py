@@ -99,6 +99,9 @@ class MemoryStore:
         """Rows ``a:b`` of the spectrum, to be written in place."""
         return self.data[a:b]
 
+    def commit(self, a: int, b: int) -> None:
+        """Rows ``a:b`` written through :meth:`slab` are already in place."""
+
     def write(self, a: int, b: int, slab: np.ndarray) -> None:
         self.data[a:b] = slab
 
@@ -166,6 +169,7 @@ class FileStore:
         # order, which is the order on disk, at 1 byte per bin)
         self._kept = np.arange(m) < self._lengths[:, np.newaxis] if self._ragged else None
         self.last_column = np.empty((n0, n1), self.dtype)
+        self._staging = np.empty((0, n1, m), self.dtype)
         self._file = tempfile.TemporaryFile(dir=folder)
         self._fd = self._file.fileno()
         self.nbytes_on_disk = n0 * self._plane_len * self.dtype.itemsize
@@ -181,6 +185,15 @@ class FileStore:
     @classmethod
     def bytes_needed(cls, shape: tuple[int, int, int], dtype, columns: np.ndarray | None = None) -> int:
         return shape[0] * int(cls.row_lengths(shape, columns).sum()) * np.dtype(dtype).itemsize
+
+    def slab(self, a: int, b: int) -> np.ndarray:
+        """A reused buffer for rows ``a:b``; :meth:`commit` writes it to the file."""
+        if self._staging.shape[0] < b - a:
+            self._staging = np.empty((b - a,) + self.shape[1:], self.dtype)
+        return self._staging[: b - a]
+
+    def commit(self, a: int, b: int) -> None:
+        self.write(a, b, self._staging[: b - a])
 
     def write(self, a: int, b: int, slab: np.ndarray) -> None:
         plane_bytes = self._plane_len * self.dtype.itemsize
@@ -248,6 +261,7 @@ class FileStore:
             view, offset = view[got:], offset + got
 
     def close(self) -> None:
+        self._staging = None
         if self._file is not None:
             self._file.close()
             self._file = None
