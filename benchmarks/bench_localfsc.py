@@ -12,6 +12,7 @@ Cases (box 32, step 16, threshold 0.143, float32 halves = signal + independent n
 Each case runs in a fresh process (``_common.run_case``): the peak RSS is its own and the RSS
 after the setup (the inputs) is reported so that "peak - inputs" is the working memory.
 ``--quick`` runs the loops on a sixth of the boxes and extrapolates (said in the output).
+``--breakdown`` instead times each stage of the batched ``local_fsc`` at 256^3 alone.
 
 Targets of issue 5: 256^3 in <= 10 s on 2 cores; peak RSS <= inputs + 1.5 GB.
 """
@@ -76,11 +77,49 @@ for b in boxes:
 """
 
 
+# --breakdown: the stages of the batched local_fsc at 256^3, each timed alone (private functions)
+STAGE_SETUP = SETUP + """
+from toupy.resolution import _localfsc as L
+from toupy.resolution._correlation import default_workers
+starts = [box_starts(n, 32, 16) for n in shape]
+corners = np.stack([g.ravel() for g in np.meshgrid(*starts, indexing="ij")], axis=1)
+res = local_fsc(h1, h2, box_size=32, step=16)
+centers, freq = res.box_centers, res.box_frequency
+workers = default_workers()
+"""
+
+STAGES = (
+    ("checks (NaN/inf, constant)", "L._check_values(h1, 'vol1'); L._check_values(h2, 'vol2')"),
+    ("box sums, 1 pipeline", "L._box_shell_sums([h1, h2], corners, 32, 3, False, np.float32, 1e9, 1, False)"),
+    ("box sums, all pipelines",
+     "L._box_shell_sums([h1, h2], corners, 32, 3, False, np.float32, 1e9, workers, False)"),
+    ("map: interpolate + invert + moments",
+     "m, mom = L._interpolated_resolution(freq, centers, shape, np.dtype(np.float32), None)"),
+    ("map statistics (median selection)", "L._statistics_from_moments(m, mom)"),
+)
+
+
+def breakdown(repeats: int) -> None:
+    """Time each stage of ``local_fsc`` at 256^3 (box 32, step 16) in its own process."""
+    shape = (256, 256, 256)
+    print(f"{'stage of local_fsc 256^3':40s} {'median s':>9s}")
+    for name, stmt in STAGES:
+        setup = STAGE_SETUP.format(shape=shape)
+        if "statistics" in name:
+            setup += "\nm, mom = L._interpolated_resolution(freq, centers, shape, np.dtype(np.float32), None)\n"
+        row = run_case(name, setup, stmt, repeats=repeats)
+        print(f"{name:40s} {row['median_s']:9.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="loops on 1/6 of the boxes, extrapolated")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--breakdown", action="store_true", help="time each stage at 256^3 instead")
     args = parser.parse_args()
+    if args.breakdown:
+        breakdown(max(args.repeats, 5))
+        return
     fraction = 1 / 6 if args.quick else 1.0
     rows = []
     for label, shape in (("256^3", (256, 256, 256)), ("2048^2", (2048, 2048))):

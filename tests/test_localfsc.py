@@ -26,11 +26,15 @@ import math
 import numpy as np
 import pytest
 
-from toupy.resolution import _kernels
+import scipy.fft
+
+from toupy.resolution import _fftinto, _kernels, _localfsc
 from toupy.resolution._correlation import fsc
 from toupy.resolution._localfsc import (
     LocalFSCResult,
     _frequency_map_to_resolution,
+    _interpolated_resolution,
+    _statistics_from_moments,
     box_starts,
     local_fsc,
 )
@@ -124,6 +128,28 @@ def test_window_boxes_matches_numpy_twin(dtype):
     np.testing.assert_allclose(fast[1], expected, rtol=0, atol=1e-9 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("private", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
+def test_transforms_into_a_given_array_equal_scipy(monkeypatch, private, dtype):
+    """``rfftn_into``/``fftn_into`` write exactly what ``scipy.fft.rfftn``/``fftn`` return, by
+    pocketfft's own entry point and by the public fallback (private route removed)."""
+    if not private:
+        monkeypatch.setattr(_fftinto, "_pocketfft_r2c", None)
+        monkeypatch.setattr(_fftinto, "_pocketfft_c2c", None)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 6, 8, 10)).astype(dtype)
+    if np.iscomplexobj(x):
+        x = x + 1j * rng.standard_normal(x.shape).astype(dtype)
+        expected = scipy.fft.fftn(x, axes=(1, 2, 3))
+        into = _fftinto.fftn_into
+    else:
+        expected = scipy.fft.rfftn(x, axes=(1, 2, 3))
+        into = _fftinto.rfftn_into
+    out = np.full(expected.shape, np.nan, expected.dtype)
+    into(x, out, (1, 2, 3), 2)
+    np.testing.assert_array_equal(out, expected)
+
+
 # --------------------------------------------------------------------------------------------
 # geometry and interpolation
 # --------------------------------------------------------------------------------------------
@@ -163,6 +189,65 @@ def test_interpolation_nan_follows_the_nearest_box():
     np.testing.assert_array_equal(np.flatnonzero(np.isnan(res)), np.arange(6, 16))
     np.testing.assert_allclose(res[:6], 1 / 0.2)
     np.testing.assert_allclose(res[16:], 1 / 0.4)
+
+
+@pytest.mark.parametrize("shape, origin", [((37, 21, 26), None), ((20, 9, 13), (7, 5, 3)),
+                                           ((37, 21), None), ((21,), None)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("masked", [False, True])
+def test_interpolation_kernel_matches_numpy_twin(shape, origin, dtype, masked):
+    """The compiled one-pass interpolation equals the axis-by-axis numpy route bit for bit
+    (same operations in the same order), NaN boxes, mask, blocks (``origin``) and 1-D to
+    3-D included, and its moments are those of the map it wrote."""
+    rng = np.random.default_rng(12)
+    full = tuple(n + (origin[i] if origin else 0) + 5 for i, n in enumerate(shape))
+    centers = tuple(np.sort(rng.uniform(-2, n + 2, size=max(2, n // 6))) for n in full)
+    grid = rng.uniform(0.05, 0.5, size=tuple(c.size for c in centers))
+    grid[rng.random(grid.shape) < 0.2] = np.nan
+    mask = (rng.random(shape) < 0.7).astype(np.uint8) if masked else None
+    args = (grid, centers, shape, np.dtype(dtype), mask, origin)
+    fast, moments = _interpolated_resolution(*args)
+    slow = _frequency_map_to_resolution(*args, use_numba=False)
+    assert fast.dtype == dtype and fast.shape == shape
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_array_equal(_frequency_map_to_resolution(*args, parallel=False), slow)
+    if _kernels.HAVE_NUMBA:
+        finite = slow[np.isfinite(slow)].astype(np.float64)
+        shifted = finite - moments.shift
+        assert moments.count == finite.size == moments.histogram.sum()
+        assert moments.total == pytest.approx(np.sum(shifted), rel=1e-12, abs=1e-9)
+        assert moments.squares == pytest.approx(np.sum(shifted**2), rel=1e-12)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 10, 1000, 4001])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["random", "nan", "constant"])
+@pytest.mark.parametrize("bins, gather", [(1 << 14, 1 << 16), (4, 3), (64, 50)])
+def test_statistics_from_moments_equal_map_statistics(monkeypatch, size, dtype, kind, bins, gather):
+    """Median (odd and even counts, one bin or several), mean and std from the fused moments
+    and histogram equal ``map_statistics`` of the same map (median exactly, the others to
+    1e-12); NaN boxes are left out; a map without finite values gives NaN. Coarse bins and a
+    tiny selection size force the refinement passes (and their exhaustion)."""
+    if not _kernels.HAVE_NUMBA:
+        pytest.skip("the fused statistics come from the compiled kernel")
+    monkeypatch.setattr(_localfsc, "_HISTOGRAM_BINS", bins)
+    monkeypatch.setattr(_localfsc, "_MEDIAN_GATHER", gather)
+    rng = np.random.default_rng(13)
+    centers = (np.sort(rng.uniform(0, size, size=max(2, size // 5))),)
+    grid = rng.uniform(0.05, 0.5, size=centers[0].size)
+    if kind == "nan":
+        grid[::3] = np.nan
+    elif kind == "constant":
+        grid[:] = 0.25
+    fast, moments = _interpolated_resolution(grid, centers, (size,), np.dtype(dtype), None)
+    got = _statistics_from_moments(fast, moments)
+    ref = map_statistics(fast)
+    np.testing.assert_equal(got["resolution_median"], ref["resolution_median"])
+    for name in ("resolution_mean", "resolution_std", "resolution_std_half"):
+        assert got[name] == pytest.approx(ref[name], rel=1e-12, abs=1e-12, nan_ok=True), name
+    empty = np.full(3, np.nan)
+    fast, moments = _interpolated_resolution(empty, (np.arange(3.0),), (5,), np.dtype(dtype), None)
+    assert all(math.isnan(v) for v in _statistics_from_moments(fast, moments).values())
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,12 +390,14 @@ def test_dtypes_and_inputs_untouched():
     np.testing.assert_allclose(res32.box_frequency, res64.box_frequency, rtol=0, atol=1e-4)
 
 
-def test_batches_do_not_change_the_result():
-    """A memory limit of a few boxes gives many batches and the same numbers."""
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_batches_do_not_change_the_result(workers):
+    """A memory limit of a few boxes gives many batches, shared by ``workers`` pipelines
+    (threads), and the same numbers as one batch on one thread."""
     rng = np.random.default_rng(10)
     h1, h2 = halves(rng, blurred_noise(rng, (36, 40, 44), 1.5), sigma_n=0.3)
-    whole = local_fsc(h1, h2, box_size=16, step=8)
-    small = local_fsc(h1, h2, box_size=16, step=8, memory_limit=3 * 16**3 * 8 * 3)
+    whole = local_fsc(h1, h2, box_size=16, step=8, workers=1)
+    small = local_fsc(h1, h2, box_size=16, step=8, memory_limit=3 * 16**3 * 8 * 3, workers=workers)
     assert whole.extras["n_batches"] == 1 and small.extras["n_batches"] > 5
     np.testing.assert_array_equal(whole.box_fsc, small.box_fsc)
     np.testing.assert_array_equal(whole.resolution_map, small.resolution_map)
@@ -456,3 +543,24 @@ def test_bad_volumes_raise():
         local_fsc(np.zeros((4, 4, 4, 4)), np.zeros((4, 4, 4, 4)))
     with pytest.raises(ValueError, match="box_size"):
         LocalFSC(a, a, box_size=100)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.uint8, np.complex64])
+def test_value_checks_of_every_dtype(dtype):
+    """The one-pass check finds NaN/inf and constant volumes of each dtype, and does not take a
+    float64 sum that overflows for a NaN (huge finite values pass)."""
+    from toupy.resolution._localfsc import _check_values
+
+    rng = np.random.default_rng(19)
+    volume = (rng.random((6, 7, 8)) * 100).astype(dtype)
+    _check_values(volume, "vol1")
+    with pytest.raises(ValueError, match="vol1 is constant"):
+        _check_values(np.full((6, 7, 8), 3, dtype), "vol1")
+    if np.dtype(dtype).kind in "fc":
+        for bad_value in (np.nan, -np.inf):
+            bad = volume.copy()
+            bad[5, 0, 7] = bad_value
+            with pytest.raises(ValueError, match="vol2 contains NaN or infinite"):
+                _check_values(bad, "vol2")
+    if dtype == np.float64:
+        _check_values(volume * 1e306, "vol1")  # the sum overflows, every value is finite

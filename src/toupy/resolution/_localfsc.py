@@ -9,10 +9,10 @@ Struct. Biol. 184:226; Bsoft ``blocres``):
    computed);
 2. each box of both halves: taper-weighted mean removed, Hann taper applied
    (one fused pass, :func:`._kernels.window_boxes`), all boxes of a batch
-   transformed by one batched ``rfftn`` over the box axes, and the shell sums
-   of every box of the batch accumulated in one call
-   (:func:`._kernels.batched_shell_sums`); the batch size follows a memory
-   budget;
+   transformed by one batched ``rfftn`` over the box axes into a reused
+   buffer, and the shell sums of every box of the batch accumulated in one
+   call (:func:`._kernels.batched_shell_sums`); batches are small enough to
+   stay in cache and one pipeline (thread) per core takes them in turn;
 3. per box: signed FSC per shell (shells ``s = 0 .. box//2``, ``s / box``
    cycles/pixel), the threshold with the box's own full-FFT counts, the first
    interpolated crossing (:func:`._crossing.first_crossing`, all boxes at
@@ -21,7 +21,9 @@ Struct. Biol. 184:226; Bsoft ``blocres``):
 4. the crossing *frequencies* live on the box-centre grid and are
    interpolated linearly to every pixel (nearest value beyond the outer
    centres), then inverted: averaging resolutions instead would bias the map
-   toward coarse values.
+   toward coarse values. One compiled pass writes the map and takes its
+   moments and a histogram, from which the statistics (the exact median by
+   histogram refinement) follow without a full-size copy or sort.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ import dataclasses
 import json
 import math
 import numbers
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.fft
 
 from . import _dask, _kernels
 from ._correlation import default_workers
@@ -50,8 +53,9 @@ from ._dask import (
     require_dask,
     single_threaded,
 )
+from ._fftinto import fftn_into, rfftn_into
 from ._progress import progress
-from ._results import ResolutionMapViews, jsonable, length_unit, map_statistics
+from ._results import ResolutionMapViews, jsonable, length_unit, map_statistics, statistics_dict
 from ._shells import hermitian_weights, shell_frequencies
 from ._thresholds import threshold_curve, threshold_label, validate_threshold
 from ._validate import check_mask, check_pair, check_pixel_size, check_positive_int, work_dtype
@@ -63,6 +67,16 @@ __all__ = ["LocalFSCResult", "local_fsc", "box_starts"]
 MIN_BOX_SIZE = 8
 # bytes of interpolation temporaries per chunk of output rows
 _INTERP_BYTES = 16 << 20
+# box buffers and spectra of one batch: small enough to stay in cache from the cut
+# of the boxes to their shell sums, large enough to amortise the calls
+_PIPELINE_BYTES = 16 << 20
+# less work than this runs on one thread (the hand-off would cost more than it saves)
+_SPLIT_BYTES = 4 << 20
+# histogram bins that locate the median of a map (per chunk of rows: 128 KiB)
+_HISTOGRAM_BINS = 1 << 14
+# the median is selected among at most this many values, after at most this many reads
+_MEDIAN_GATHER = 1 << 16
+_MEDIAN_PASSES = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,22 +306,97 @@ def _interpolate_axis(values, taps, axis):
     return np.take(values, lo, axis=axis) * (1.0 - t) + np.take(values, hi, axis=axis) * t
 
 
-def _frequency_map_to_resolution(grid_freq, centers, shape, dtype, mask, origin=None):
+def _frequency_map_to_resolution(grid_freq, centers, shape, dtype, mask, origin=None, *,
+                                 parallel=True, use_numba=True):
     """Interpolate box frequencies linearly to ``shape`` and invert them.
 
     Where some neighbouring boxes have no value the interpolation uses the
     others (weights renormalised); a pixel whose nearest box has no value is
-    NaN, so NaN regions keep the extent of their boxes. Works on chunks of
-    rows so the float64 temporaries stay small. With ``origin`` the output is
-    the block of the map of shape ``shape`` starting there (``mask`` is then
-    that block of the mask); every pixel gets the value it has in the whole map.
+    NaN, so NaN regions keep the extent of their boxes. With ``origin`` the
+    output is the block of the map of shape ``shape`` starting there
+    (``mask`` is then that block of the mask); every pixel gets the value it
+    has in the whole map. ``parallel=False`` keeps the work on the calling
+    thread (a dask task).
+    """
+    return _interpolated_resolution(
+        grid_freq, centers, shape, dtype, mask, origin, parallel=parallel, use_numba=use_numba
+    )[0]
+
+
+@dataclass(frozen=True)
+class _MapMoments:
+    """What the compiled map kernel gathers about the finite values it writes.
+
+    ``count``, ``total`` and ``squares`` are the count, sum and sum of
+    squares of ``value - shift``; ``histogram`` counts them in bins of width
+    ``1 / scale`` from ``low`` (values beyond the ends land in the end bins),
+    which locates the median for :func:`_statistics_from_moments`.
+    """
+
+    count: int
+    total: float
+    squares: float
+    shift: float
+    histogram: np.ndarray
+    low: float
+    scale: float
+
+
+def _interpolated_resolution(grid_freq, centers, shape, dtype, mask, origin=None, *,
+                             parallel=True, use_numba=True):
+    """:func:`_frequency_map_to_resolution`, and the moments of the map when compiled.
+
+    The compiled kernel writes the map in one pass (no full-size
+    temporaries) and gathers the :class:`_MapMoments` of its finite values,
+    as stored (after the cast to ``dtype``), in the same pass. Returns the
+    map and the moments, or ``None`` for them from the numpy route.
     """
     valid = np.isfinite(grid_freq)
     filled = np.where(valid, grid_freq, 0.0)
     weight = valid.astype(np.float64)
     origin = (0,) * len(shape) if origin is None else origin
     taps = [_linear_taps(c, n, o) for c, n, o in zip(centers, shape, origin)]
+    if not (use_numba and _kernels.HAVE_NUMBA):
+        return _interpolate_numpy(filled, weight, valid, taps, shape, dtype, mask), None
 
+    # slab view: leading axes of length 1 (with one tap each) up to three axes
+    pad = 3 - len(shape)
+    view = (1,) * pad + tuple(shape)
+    single = _linear_taps(np.zeros(1), 1)
+    taps = [single] * pad + taps
+    n_max = max(view)
+    indices = np.zeros((3, 3, n_max), np.int64)
+    fractions = np.zeros((3, n_max))
+    for axis, (lo, hi, t, nearest) in enumerate(taps):
+        indices[axis, :, : t.size] = lo, hi, nearest
+        fractions[axis, : t.size] = t
+    grid = [np.ascontiguousarray(g.reshape((1,) * pad + g.shape)) for g in (filled, weight, valid)]
+    frequencies = filled[valid & (filled > 0)]
+    if frequencies.size:
+        # about a typical value the sum of squares keeps the variance's digits; the
+        # values interpolate the box frequencies, so their inverses bound the map
+        # (widened for the rounding of the interpolation, as a range even for equal boxes)
+        shift = 1.0 / float(np.median(frequencies))
+        low, high = 0.999999 / float(frequencies.max()), 1.000001 / float(frequencies.min())
+    else:
+        shift, low, high = 0.0, 0.0, 1.0
+    scale = _HISTOGRAM_BINS / (high - low)
+    out = np.empty(view, dtype)
+    mask_view = _NO_MASK if mask is None else np.asarray(mask).reshape(view)
+    n_chunks = _kernels._n_chunks(view[0] * view[1]) if parallel else 1
+    partial = np.zeros((n_chunks, 3))
+    histogram = np.zeros((n_chunks, _HISTOGRAM_BINS), np.int64)
+    _kernels._in_threads(
+        _interpolate_invert_numba, n_chunks, out, *grid, indices, fractions, mask_view,
+        mask is not None, shift, low, scale, partial, histogram,
+    )
+    count, total, squares = partial.sum(axis=0)
+    moments = _MapMoments(int(count), float(total), float(squares), shift, histogram.sum(axis=0), low, scale)
+    return out.reshape(shape), moments
+
+
+def _interpolate_numpy(filled, weight, valid, taps, shape, dtype, mask):
+    """The readable twin of the compiled kernel: axis by axis, on chunks of rows."""
     out = np.empty(shape, dtype)
     row_bytes = int(np.prod(shape[1:])) * 8 * 6
     rows = int(max(1, min(shape[0], _INTERP_BYTES // row_bytes)))
@@ -328,6 +417,173 @@ def _frequency_map_to_resolution(grid_freq, centers, shape, dtype, mask, origin=
             resolution[mask[a:b] == 0] = np.nan
         out[a:b] = resolution
     return out
+
+
+_NO_MASK = np.ones((1, 1, 1), dtype=bool)
+
+if _kernels.HAVE_NUMBA:
+    from numba import njit
+
+    @njit(inline="always")
+    def _histogram_bin(value, low, scale, n_bins):
+        # the same expression in both passes, so a value lands in the same bin
+        b = (value - low) * scale
+        return 0 if b < 0.0 else min(int(b), n_bins - 1)
+
+    @njit(nogil=True, cache=True)
+    def _range_histogram_numba(values, a, b, low, scale, partial, histogram, c_lo, c_hi):
+        # per chunk: finite values below a, and min, max and bins of those in [a, b)
+        n_chunks = partial.shape[0]
+        n_bins = histogram.shape[1]
+        for c in range(c_lo, c_hi):
+            below = 0.0
+            low_seen = np.inf
+            high_seen = -np.inf
+            for v in range(c * values.size // n_chunks, (c + 1) * values.size // n_chunks):
+                x = np.float64(values[v])
+                if x < a:
+                    below += 1.0
+                elif x < b:
+                    low_seen = min(low_seen, x)
+                    high_seen = max(high_seen, x)
+                    histogram[c, _histogram_bin(x, low, scale, n_bins)] += 1
+            partial[c, 0] = below
+            partial[c, 1] = low_seen
+            partial[c, 2] = high_seen
+
+    @njit(nogil=True, cache=True)
+    def _values_in_range_numba(values, a, b, out):
+        n = 0
+        for v in range(values.size):
+            x = np.float64(values[v])
+            if a <= x < b:
+                out[n] = x
+                n += 1
+        return n
+
+    # error_model="numpy": a division by zero gives inf/NaN, as in the numpy twin
+    @njit(nogil=True, cache=True, error_model="numpy")
+    def _interpolate_invert_numba(out, filled, weight, valid, indices, fractions, mask, use_mask,
+                                  shift, low, scale, partial, histogram, c_lo, c_hi):
+        n0, n1, n2 = out.shape
+        g2 = filled.shape[2]
+        n_rows = n0 * n1
+        n_chunks = partial.shape[0]
+        n_bins = histogram.shape[1]
+        num = np.empty(g2)
+        den = np.empty(g2)
+        ok = np.empty(g2, np.bool_)
+        for c in range(c_lo, c_hi):
+            count = 0.0
+            total = 0.0
+            squares = 0.0
+            run_bin = 0
+            run = 0
+            for r in range(c * n_rows // n_chunks, (c + 1) * n_rows // n_chunks):
+                i = r // n1
+                j = r - i * n1
+                a0, b0, e0 = indices[0, 0, i], indices[0, 1, i], indices[0, 2, i]
+                a1, b1, e1 = indices[1, 0, j], indices[1, 1, j], indices[1, 2, j]
+                t0 = fractions[0, i]
+                t1 = fractions[1, j]
+                # the grid row under this output row: axis 0, then axis 1, with the
+                # association of the numpy twin, so the rounding is the same
+                for q in range(g2):
+                    lo = filled[a0, a1, q] * (1.0 - t0) + filled[b0, a1, q] * t0
+                    hi = filled[a0, b1, q] * (1.0 - t0) + filled[b0, b1, q] * t0
+                    num[q] = lo * (1.0 - t1) + hi * t1
+                    lo = weight[a0, a1, q] * (1.0 - t0) + weight[b0, a1, q] * t0
+                    hi = weight[a0, b1, q] * (1.0 - t0) + weight[b0, b1, q] * t0
+                    den[q] = lo * (1.0 - t1) + hi * t1
+                    ok[q] = valid[e0, e1, q]
+                for k in range(n2):
+                    value = np.nan
+                    if ok[indices[2, 2, k]] and not (use_mask and mask[i, j, k] == 0):
+                        a2 = indices[2, 0, k]
+                        b2 = indices[2, 1, k]
+                        t2 = fractions[2, k]
+                        value = (den[a2] * (1.0 - t2) + den[b2] * t2) / (
+                            num[a2] * (1.0 - t2) + num[b2] * t2
+                        )
+                    out[i, j, k] = value
+                    stored = np.float64(out[i, j, k])
+                    if math.isfinite(stored):
+                        d = stored - shift
+                        count += 1.0
+                        total += d
+                        squares += d * d
+                        # neighbours mostly share a bin: count runs, not one
+                        # read-modify-write of the same cell per pixel
+                        b = _histogram_bin(stored, low, scale, n_bins)
+                        if b != run_bin:
+                            if run:
+                                histogram[c, run_bin] += run
+                            run_bin = b
+                            run = 0
+                        run += 1
+            if run:
+                histogram[c, run_bin] += run
+            partial[c, 0] = count
+            partial[c, 1] = total
+            partial[c, 2] = squares
+
+
+def _statistics_from_moments(resolution_map: np.ndarray, moments: _MapMoments) -> dict:
+    """:func:`._results.map_statistics` of a map from the moments taken as it was written.
+
+    The map is NaN outside the mask already, so its finite values are the
+    ones ``map_statistics`` uses. Mean and standard deviation come from the
+    moments. The median is selected by histogram refinement (a selection
+    over the whole map costs ~0.1 s at 256^3): the histogram narrows the
+    values to a range holding the middle rank(s), a read of the map counts
+    exactly the values below that range and bins those inside it more
+    finely, until the range is small enough to collect and select in, or
+    holds a single value. The two middle values of an even count are
+    averaged in float64, as ``numpy.median`` does on ``map_statistics``'
+    float64 copy.
+    """
+    n = moments.count
+    if n == 0:
+        return statistics_dict(float("nan"), float("nan"), float("nan"))
+    mean_shifted = moments.total / n
+    std = math.sqrt(max(moments.squares / n - mean_shifted**2, 0.0))
+    values = resolution_map.ravel()
+    ranks = np.array([n // 2] if n % 2 else [n // 2 - 1, n // 2])
+    a, b, below = -np.inf, np.inf, 0
+    histogram, low, scale = moments.histogram, moments.low, moments.scale
+    n_chunks = _kernels._n_chunks(values.size)
+    for _ in range(_MEDIAN_PASSES):
+        # the bins holding the ranks, widened by one bin for the rounding of the binning
+        cumulative = np.cumsum(histogram)
+        first, last = np.searchsorted(cumulative, ranks[[0, -1]] - below, side="right")
+        if first > 0:
+            a = max(a, low + (first - 1) / scale)
+        if last < histogram.size - 1:
+            b = min(b, low + (last + 2) / scale)
+        # finer bins over the new range (an open end keeps the old bins on that side)
+        if np.isfinite(a) and np.isfinite(b) and b > a:
+            low, scale = a, _HISTOGRAM_BINS / (b - a)
+        partial = np.zeros((n_chunks, 3))
+        parts = np.zeros((n_chunks, _HISTOGRAM_BINS), np.int64)
+        _kernels._in_threads(_range_histogram_numba, n_chunks, values, a, b, low, scale, partial, parts)
+        below = int(partial[:, 0].sum())
+        histogram = parts.sum(axis=0)
+        inside = int(histogram.sum())
+        if not (below <= ranks[0] and ranks[-1] < below + inside):  # pragma: no cover - by construction
+            raise RuntimeError("median selection lost the middle values")
+        seen_low, seen_high = partial[:, 1].min(), partial[:, 2].max()
+        if seen_low == seen_high:
+            median = float(seen_low)
+            break
+        if inside <= _MEDIAN_GATHER:
+            break
+    if seen_low != seen_high:  # collect the range (after the last pass, however large)
+        picked = np.empty(inside)
+        _values_in_range_numba(values, a, b, picked)
+        middle = ranks - below
+        picked.partition(middle)
+        median = sum(float(picked[m]) for m in middle) / middle.size
+    return statistics_dict(median, moments.shift + mean_shifted, std)
 
 
 def _active_boxes(mask: np.ndarray, centers: tuple) -> np.ndarray:
@@ -390,6 +646,29 @@ def _check_finite(array: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
 
 
+def _check_values(array: np.ndarray, name: str) -> None:
+    """Reject NaN/inf and constant inputs.
+
+    Real integer/float32/float64 data take one compiled read
+    (:func:`._kernels.block_stats`: its sum is non-finite exactly when a
+    value is, or when a float64 sum overflows, which the exact check then
+    clears) instead of three numpy passes.
+    """
+    if _kernels.HAVE_NUMBA and array.dtype.kind in "iuf" and array.dtype.itemsize in (1, 2, 4, 8) \
+            and array.dtype != np.float16:
+        view = array[np.newaxis] if array.ndim == 2 else array
+        total, _, low, high = _kernels.block_stats(view, np.ones(view.shape[0]), np.ones(view.shape[1:]))
+        if not math.isfinite(total):
+            _check_finite(array, name)
+        constant = low == high
+    else:
+        _check_finite(array, name)
+        parts = (array.real, array.imag) if array.dtype.kind == "c" else (array,)
+        constant = all(part.min() == part.max() for part in parts)
+    if constant:
+        raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
+
+
 def _check_box_size(box_size, shape) -> int:
     box_size = check_positive_int(box_size, "box_size")
     if box_size < MIN_BOX_SIZE:
@@ -429,14 +708,34 @@ def _bytes_per_box(box_shape, real_itemsize: int, complex_input: bool) -> int:
     return voxels * buffer_itemsize + 2 * spectrum * 2 * real_itemsize
 
 
+def _batch_plan(n_boxes: int, per_box: int, memory_limit: float, workers: int):
+    """Pipelines (threads), boxes per batch and number of batches.
+
+    A batch is at most ``_PIPELINE_BYTES`` (and its share of
+    ``memory_limit``) so that it stays in cache from its cut to its sums;
+    work worth more than ``_SPLIT_BYTES`` is spread over ``workers``
+    pipelines. Batches are of equal size (no straggler at the end).
+    """
+    cap = int(max(1, min(_PIPELINE_BYTES, memory_limit / workers) // per_box))
+    n_batches = max(-(-n_boxes // cap), min(workers, n_boxes * per_box // _SPLIT_BYTES), 1)
+    n_batches = min(n_batches, n_boxes)
+    batch = -(-n_boxes // n_batches)
+    n_batches = -(-n_boxes // batch)
+    return min(workers, n_batches), batch, n_batches
+
+
 def _box_shell_sums(
     views, corners, box_size, ndim, complex_input, dtype, memory_limit, workers, show_progress=True
 ):
     """Shell sums of every box of both halves, in batches sized to ``memory_limit``.
 
-    Per batch: each half's boxes are cut, centred and tapered into one reused
-    buffer and transformed by one batched FFT over the box axes; the shell
-    sums of all boxes of the batch come from one kernel call.
+    ``workers`` threads each run a pipeline over batches taken in turn: each
+    half's boxes are cut, centred and tapered into the pipeline's buffer and
+    transformed by one batched FFT (single-threaded) into its spectrum
+    buffer; the shell sums of all boxes of the batch come from one kernel
+    call. Buffers are allocated once per pipeline and every kernel releases
+    the GIL, so the pipelines run in parallel. Each box is computed the same
+    way whatever the batching, so the sums do not depend on it.
     Returns the sums ``(n_boxes, 5, box_size // 2 + 1)``, the batch size and
     the number of batches.
     """
@@ -450,27 +749,46 @@ def _box_shell_sums(
         freqs = [np.zeros(1)] + freqs
     n_bins = box_size // 2 + 1
     fft_axes = (1, 2, 3) if ndim == 3 else (2, 3)
-    transform = scipy.fft.fftn if complex_input else scipy.fft.rfftn
-    buffer_dtype = np.result_type(dtype, np.complex64) if complex_input else dtype
+    transform = fftn_into if complex_input else rfftn_into
+    buffer_dtype = np.result_type(dtype, np.complex64) if complex_input else np.dtype(dtype)
+    spectrum_dtype = np.result_type(dtype, np.complex64)
+    spectrum_shape = buffer_shape if complex_input else buffer_shape[:-1] + (box_size // 2 + 1,)
 
     n_boxes = corners.shape[0]
     per_box = _bytes_per_box(box_shape, np.dtype(dtype).itemsize, complex_input)
-    batch = int(max(1, min(n_boxes, memory_limit // per_box)))
-    buffer = np.empty((batch,) + buffer_shape, buffer_dtype)
+    threads, batch, n_batches = _batch_plan(n_boxes, per_box, memory_limit, workers)
     sums = np.zeros((n_boxes, _kernels.N_SUMS, n_bins))
-    n_batches = -(-n_boxes // batch)
-    batches = range(n_batches)
-    if show_progress:
-        batches = progress(batches, total=n_batches, desc=f"local {('FRC', 'FSC')[ndim - 2]}")
-    for i in batches:
-        lo, hi = i * batch, min((i + 1) * batch, n_boxes)
-        out = buffer[: hi - lo]
-        spectra = []
-        for view in views:
-            _kernels.window_boxes(view, corners[lo:hi], profiles, out)
-            spectra.append(transform(out, axes=fft_axes, workers=workers))
-        sums[lo:hi] = _kernels.batched_shell_sums(spectra[0], spectra[1], freqs, last_weights, n_bins)
-        del spectra
+    batches = iter(
+        progress(range(n_batches), total=n_batches, desc=f"local {('FRC', 'FSC')[ndim - 2]}",
+                 enabled=None if show_progress else False)
+    )
+    lock = threading.Lock()
+
+    def pipeline():
+        buffer = np.empty((batch,) + buffer_shape, buffer_dtype)
+        spectra = [np.empty((batch,) + spectrum_shape, spectrum_dtype) for _ in views]
+        while True:
+            with lock:  # the shared iterator also draws the progress bar
+                i = next(batches, None)
+            if i is None:
+                return
+            lo, hi = i * batch, min((i + 1) * batch, n_boxes)
+            n = hi - lo
+            for view, spectrum in zip(views, spectra):
+                _kernels.window_boxes(view, corners[lo:hi], profiles, buffer[:n])
+                transform(buffer[:n], spectrum[:n], fft_axes, 1)
+            sums[lo:hi] = _kernels.batched_shell_sums(
+                spectra[0][:n], spectra[1][:n], freqs, last_weights, n_bins
+            )
+
+    if threads == 1:
+        pipeline()
+    else:
+        with ThreadPoolExecutor(max_workers=threads - 1) as pool:
+            others = [pool.submit(pipeline) for _ in range(threads - 1)]
+            pipeline()
+            for future in others:
+                future.result()
     # the DC bin holds only round-off once each box's weighted mean is removed
     sums[:, :4, 0] = 0.0
     return sums, batch, n_batches
@@ -531,13 +849,16 @@ def local_fsc(
         ``mask == 0`` and the statistics are taken inside the mask. The mask
         selects boxes only; it does not weight the data.
     memory_limit : float, optional
-        Bytes available for the box buffers and spectra of one batch
-        (default 1e9). At least one box is processed per batch. With dask
+        Bytes available for the box buffers and spectra of the batches in
+        flight, one per thread (default 1e9; batches are capped at 16 MiB
+        anyway, which keeps them in cache). At least one box is processed
+        per batch. With dask
         inputs it holds per task and is capped at 128 MiB (a worker runs one
         task per thread); each task also holds its region of both inputs
         (about 64 MiB each at most).
     workers : int, optional
-        Threads for the batched FFTs; default all available cores. Ignored for
+        Threads, each running the cut-transform-sum pipeline on its own
+        batches; default all available cores. Ignored for
         dask inputs: there the scheduler runs one task per thread and each
         task computes on one thread.
     unit : str, optional
@@ -644,10 +965,7 @@ def local_fsc(
         mask = check_mask(mask, shape)
         computed = np.ones(grid_shape, dtype=bool) if mask is None else _active_boxes(mask, centers)
         for array, name in ((a, "vol1"), (b, "vol2")):
-            _check_finite(array, name)
-            parts = (array.real, array.imag) if array.dtype.kind == "c" else (array,)
-            if all(part.min() == part.max() for part in parts):
-                raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
+            _check_values(array, name)
 
     complex_input = a.dtype.kind == "c" or b.dtype.kind == "c"
     dtype = work_dtype(a, b)
@@ -685,8 +1003,11 @@ def local_fsc(
         bounds = (0.999999 / valid.max(), 1.000001 / valid.min()) if valid.size else None
         stats = dask_map_statistics(resolution_map, map_mask, value_range=bounds)
     else:
-        resolution_map = _frequency_map_to_resolution(box_frequency, centers, shape, map_dtype, mask)
-        stats = map_statistics(resolution_map, mask)
+        resolution_map, moments = _interpolated_resolution(box_frequency, centers, shape, map_dtype, mask)
+        if moments is None:
+            stats = map_statistics(resolution_map, mask)
+        else:
+            stats = _statistics_from_moments(resolution_map, moments)
     return LocalFSCResult(
         resolution_map=resolution_map,
         box_centers=centers,
@@ -862,7 +1183,10 @@ def _map_block(grid_freq, mask_block=None, *, centers, map_dtype, block_info=Non
     shape = tuple(b - a for a, b in location)
     origin = tuple(a for a, _ in location)
     mask_block = None if mask_block is None else np.asarray(mask_block)
-    return _frequency_map_to_resolution(grid_freq, centers, shape, map_dtype, mask_block, origin)
+    # a dask task: the scheduler already runs one task per core
+    return _frequency_map_to_resolution(
+        grid_freq, centers, shape, map_dtype, mask_block, origin, parallel=False
+    )
 
 
 def _dask_resolution_map(box_frequency, centers, chunks, dtype, map_mask):
