@@ -25,6 +25,7 @@ import scipy.fft
 
 from . import _kernels
 from ._crossing import first_crossing, shell_to_frequency
+from ._fftinto import rfftn_into
 from ._results import FSCResult, SSNRResult, length_unit
 from ._shells import hermitian_weights, max_shell_index, n_shells, shell_frequencies
 from ._thresholds import (
@@ -34,7 +35,7 @@ from ._thresholds import (
     validate_threshold,
 )
 from ._progress import progress
-from ._storage import FileStore, MemoryStore, SlabSource, check_tmp_dir, is_lazy
+from ._storage import FileStore, MemoryStore, SlabSource, check_tmp_dir, is_lazy, read_ahead
 from ._validate import (
     check_mask,
     check_nonnegative_int,
@@ -187,23 +188,6 @@ def _rough_mean(array: np.ndarray) -> float:
     return value if np.isfinite(value) else 0.0
 
 
-try:  # pocketfft's own entry point writes into a given array: no copy, page faults in its threads
-    from scipy.fft._pocketfft.pypocketfft import r2c as _pocketfft_r2c
-except ImportError:  # pragma: no cover - other scipy layouts
-    _pocketfft_r2c = None
-
-
-def _rfft2_into(x: np.ndarray, out: np.ndarray, workers: int) -> None:
-    """``out[...] = rfft2(x, axes=(1, 2))``, written in place when scipy allows it."""
-    if _pocketfft_r2c is not None and out.flags.c_contiguous and x.flags.c_contiguous:
-        try:
-            _pocketfft_r2c(x, axes=(1, 2), forward=True, inorm=0, out=out, nthreads=workers)
-            return
-        except (TypeError, ValueError):  # another signature or dtype: the public route
-            pass
-    out[...] = scipy.fft.rfft2(x, axes=(1, 2), workers=workers)
-
-
 def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, dtype, workers, budget,
                                 show, name):
     """Pass 1 for real inputs with a separable window, fused with the statistics pass.
@@ -219,16 +203,19 @@ def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, d
     Returns the residual mean still to be removed in the spectra.
     """
     n0, n1, n2 = geometry.view
-    # the slab read, the windowed buffer, the half spectrum and the copy packed for a file
-    per_value = (6 if isinstance(store, FileStore) else 4) * np.dtype(dtype).itemsize
+    # to a file: two slabs read, the windowed buffer, two half spectra (one being
+    # written) and the copy packed for the file
+    per_value = (7 if isinstance(store, FileStore) else 4) * np.dtype(dtype).itemsize
     rows = _slab_rows(n1 * n2, per_value, budget, n0)
     buffer = np.empty((rows, n1, n2), dtype)
     moments = np.zeros(3)
     single = n0 == 1  # a 2-D image: the exact mean can go before the FFT
     starts = range(0, n0, rows)
-    for a in progress(starts, total=len(starts), desc=f"{name}: transform", enabled=show):
+    slabs = read_ahead(lambda a: source.read(a, min(a + rows, n0)), starts,
+                       enabled=isinstance(store, FileStore))
+    for a, slab in progress(slabs, total=len(starts), desc=f"{name}: transform", enabled=show):
         b = min(a + rows, n0)
-        slab = _as_work(source.read(a, b), dtype)
+        slab = _as_work(slab, dtype)
         if shift is None:
             shift = float(np.mean(slab, dtype=np.float64)) if subtract_mean else 0.0
             shift = shift if np.isfinite(shift) else 0.0
@@ -239,7 +226,7 @@ def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, d
             raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
         moments += slab_moments
         if not single:
-            _rfft2_into(buffer[: b - a], store.slab(a, b), workers)
+            rfftn_into(buffer[: b - a], store.slab(a, b), (1, 2), workers)
             store.commit(a, b)
     weighted, weight, squares = moments
     mean = weighted / weight if weight > 0 else 0.0
@@ -251,7 +238,7 @@ def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, d
     if single:
         if mean:
             _kernels.window_into(slab, shift + mean, geometry.profile, geometry.plane, buffer[:n0])
-        _rfft2_into(buffer[:n0], store.slab(0, n0), workers)
+        rfftn_into(buffer[:n0], store.slab(0, n0), (1, 2), workers)
         store.commit(0, n0)
         return 0.0
     return mean
@@ -382,6 +369,7 @@ def fourier_shell_sums(
                 residuals.append(_transform_slabs_with_stats(
                     source, store, geometry, shift, subtract_mean, dtype, workers,
                     stage_budget or _SLAB_BYTES, show, name))
+                store.flush()
                 continue
             mean = _weighted_mean(source, geometry, dtype, name, subtract_mean,
                                   stage_budget or 4 * _SLAB_BYTES, show)
@@ -392,7 +380,7 @@ def fourier_shell_sums(
             correction = (residuals[0], residuals[1], scipy.fft.fft(geometry.profile),
                           scipy.fft.rfft2(geometry.plane))
         total = _accumulate_blocks(stores, geometry, streamed, workers, use_numba,
-                                   stage_budget // 4 if streamed else _PENCIL_BYTES, show,
+                                   stage_budget // 6 if streamed else _PENCIL_BYTES, show,
                                    correction, max_shell)
     finally:
         for store in stores:
@@ -431,8 +419,10 @@ def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_bud
         n_bins = min(n_bins, max_shell + 1)
     total = np.zeros((_kernels.N_SUMS, n_bins))
     blocks = list(store1.blocks(block_budget))
-    for rows, cols in progress(blocks, total=len(blocks), desc="shell sums", enabled=show):
-        g1, g2 = store1.read(rows, cols), store2.read(rows, cols)
+    # from a file, the next blocks are read while this one is transformed and summed
+    reads = read_ahead(lambda block: (store1.read(*block), store2.read(*block)), blocks,
+                       enabled=streamed)
+    for (rows, cols), (g1, g2) in progress(reads, total=len(blocks), desc="shell sums", enabled=show):
         if n0 > 1:  # in place: the half spectra are not needed afterwards
             g1 = scipy.fft.fft(g1, axis=0, workers=workers, overwrite_x=True)
             g2 = scipy.fft.fft(g2, axis=0, workers=workers, overwrite_x=True)

@@ -20,10 +20,13 @@ import mmap
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["is_lazy", "SlabSource", "MemoryStore", "FileStore", "check_tmp_dir"]
+_IOV_MAX = min(1024, os.sysconf("SC_IOV_MAX")) if hasattr(os, "sysconf") else 1024
+
+__all__ = ["is_lazy", "SlabSource", "MemoryStore", "FileStore", "check_tmp_dir", "read_ahead"]
 
 
 def is_lazy(array) -> bool:
@@ -32,6 +35,24 @@ def is_lazy(array) -> bool:
         return True
     module = type(array).__module__.split(".")[0]
     return module in ("h5py", "zarr")
+
+
+def _backing_file(array) -> tuple[str, int] | None:
+    """``(path, byte offset of the first element)`` of a C-ordered memmap whose file
+    holds its current values (modes 'r', 'r+', 'w+'; not copy-on-write), else None."""
+    if not isinstance(array, np.memmap) or not array.flags.c_contiguous or array.size == 0:
+        return None
+    path, handle = getattr(array, "filename", None), getattr(array, "_mmap", None)
+    if getattr(array, "mode", None) not in ("r", "r+", "w+") or handle is None:
+        return None
+    if path is None or not hasattr(os, "preadv") or not os.path.isfile(path):
+        return None
+    try:  # where the mapping starts in memory; it starts in the file at the aligned offset
+        mapped_at = np.frombuffer(handle, np.uint8).ctypes.data
+    except (TypeError, ValueError):
+        return None
+    mapped_from = array.offset - array.offset % mmap.ALLOCATIONGRANULARITY
+    return path, mapped_from + (array.ctypes.data - mapped_at)
 
 
 class SlabSource:
@@ -47,11 +68,21 @@ class SlabSource:
         self.view_shape = tuple(view_shape)
         self.dtype = np.dtype(array.dtype)
         self._new_axis = array.ndim == 2 and view_shape[0] == 1 and array.shape[0] != 1
+        self._file = _backing_file(array)
+        self._ring = [np.empty(0, self.dtype), np.empty(0, self.dtype)]
+        self._turn = 0
 
     def read(self, a: int, b: int) -> np.ndarray:
-        """Slab ``a:b`` of the view (a view of an in-memory array, a copy otherwise)."""
+        """Slab ``a:b`` of the view (a view of an in-memory array, a copy otherwise).
+
+        A copy read from a file lives in one of two reused buffers: it stays
+        valid until the second read after this one (enough to read one slab
+        ahead while the previous one is being used).
+        """
         if self._new_axis:
             return np.asarray(self.array)[np.newaxis]
+        if self._file is not None:
+            return self._pread(a, b).reshape((b - a,) + self.view_shape[1:])
         if isinstance(self.array, np.memmap):
             slab = np.array(self.array[a:b])
             self._release(a, b)
@@ -60,6 +91,25 @@ class SlabSource:
         else:
             slab = np.asarray(self.array[a:b])
         return slab.reshape((b - a,) + self.view_shape[1:])
+
+    def _pread(self, a: int, b: int) -> np.ndarray:
+        """Rows ``a:b`` of a C-ordered memmap read with ``pread`` into a reused buffer:
+        no page of the mapping is touched, so nothing to fault in or release."""
+        path, offset = self._file
+        row_items = int(np.prod(self.array.shape[1:], dtype=np.int64))
+        need = (b - a) * row_items
+        if self._ring[self._turn].size < need:
+            self._ring[self._turn] = np.empty(need, self.dtype)
+        out = self._ring[self._turn][:need]
+        self._turn = 1 - self._turn
+        view, position = memoryview(out).cast("B"), offset + a * row_items * self.dtype.itemsize
+        with open(path, "rb", buffering=0) as f:
+            while view:
+                got = os.preadv(f.fileno(), [view], position)
+                if got == 0:
+                    raise OSError(f"{path} is shorter than its array header says")
+                view, position = view[got:], position + got
+        return out
 
     def _release(self, a: int, b: int) -> None:
         """Drop the memmap pages of rows ``a:b`` from this process's resident set."""
@@ -102,6 +152,9 @@ class MemoryStore:
     def commit(self, a: int, b: int) -> None:
         """Rows ``a:b`` written through :meth:`slab` are already in place."""
 
+    def flush(self) -> None:
+        """Nothing is pending in memory."""
+
     def write(self, a: int, b: int, slab: np.ndarray) -> None:
         self.data[a:b] = slab
 
@@ -125,6 +178,31 @@ class MemoryStore:
 
     def close(self) -> None:
         self.data = self._buffer = None
+
+
+def read_ahead(read, keys, enabled: bool = True):
+    """Yield ``(key, read(key))`` in order, reading the next key in a background
+    thread while the caller works on the current result.
+
+    File reads release the GIL, so the read of the next slab or block overlaps
+    the transform of this one. ``read`` must return data that stays valid until
+    the second next call (the stores' and sources' buffers do).
+    """
+    keys = list(keys)
+    if not enabled or len(keys) < 2:
+        for key in keys:
+            yield key, read(key)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="toupy-read") as pool:
+        pending = pool.submit(read, keys[0])
+        try:
+            for index, key in enumerate(keys):
+                data = pending.result()
+                pending = pool.submit(read, keys[index + 1]) if index + 1 < len(keys) else None
+                yield key, data
+        finally:
+            if pending is not None:
+                pending.cancel()
 
 
 def check_tmp_dir(tmp_dir, needed_bytes: int) -> str:
@@ -169,7 +247,13 @@ class FileStore:
         # order, which is the order on disk, at 1 byte per bin)
         self._kept = np.arange(m) < self._lengths[:, np.newaxis] if self._ragged else None
         self.last_column = np.empty((n0, n1), self.dtype)
-        self._staging = np.empty((0, n1, m), self.dtype)
+        # two of each reused buffer: one is being written (read) in the background
+        # while the caller fills (uses) the other
+        self._staging = [np.empty((0, n1, m), self.dtype) for _ in range(2)]
+        self._writes = [None, None]
+        self._blocks = [np.zeros(0, self.dtype) for _ in range(2)]
+        self._write_turn = self._read_turn = 0
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="toupy-write")
         self._file = tempfile.TemporaryFile(dir=folder)
         self._fd = self._file.fileno()
         self.nbytes_on_disk = n0 * self._plane_len * self.dtype.itemsize
@@ -188,12 +272,30 @@ class FileStore:
 
     def slab(self, a: int, b: int) -> np.ndarray:
         """A reused buffer for rows ``a:b``; :meth:`commit` writes it to the file."""
-        if self._staging.shape[0] < b - a:
-            self._staging = np.empty((b - a,) + self.shape[1:], self.dtype)
-        return self._staging[: b - a]
+        turn = self._write_turn
+        if self._writes[turn] is not None:  # its previous contents must be on file first
+            self._writes[turn].result()
+            self._writes[turn] = None
+        if self._staging[turn].shape[0] < b - a:
+            self._staging[turn] = np.empty((b - a,) + self.shape[1:], self.dtype)
+        return self._staging[turn][: b - a]
 
     def commit(self, a: int, b: int) -> None:
-        self.write(a, b, self._staging[: b - a])
+        """Write rows ``a:b`` of the buffer from :meth:`slab` in the background.
+
+        The file write overlaps the transform of the next slab; :meth:`flush`
+        waits for (and re-raises any error of) the writes still pending.
+        """
+        turn = self._write_turn
+        self._writes[turn] = self._writer.submit(self.write, a, b, self._staging[turn][: b - a])
+        self._write_turn = 1 - turn
+
+    def flush(self) -> None:
+        """Wait for the background writes."""
+        for turn, pending in enumerate(self._writes):
+            if pending is not None:
+                self._writes[turn] = None
+                pending.result()
 
     def write(self, a: int, b: int, slab: np.ndarray) -> None:
         plane_bytes = self._plane_len * self.dtype.itemsize
@@ -239,20 +341,50 @@ class FileStore:
         item = self.dtype.itemsize
         lengths = self._lengths[rows]
         first = self._row_start[rows.start] + cols.start
+        out = self._block_buffer((n0, nj, nk))
         if nj == 1 or np.all(lengths == nk):  # the block is one contiguous span per plane
-            out = np.empty((n0, nj, nk), self.dtype)
             for i in range(n0):
                 self._read_into(out[i], (i * self._plane_len + first) * item)
             return out
-        span = np.empty(int(lengths.sum()), self.dtype)
-        kept = self._kept[rows, :nk]
-        out = np.zeros((n0, nj, nk), self.dtype)
+        # ragged rows: one positioned read per plane scatters its span straight into
+        # the rows of the block (the bins not kept hold finite values of an earlier
+        # block; they lie beyond the last shell summed)
+        pieces = [(jj * nk * item, int(n) * item) for jj, n in enumerate(lengths) if n]
         for i in range(n0):
-            self._read_into(span, (i * self._plane_len + first) * item)
-            out[i][kept] = span
+            plane = memoryview(out[i]).cast("B")
+            self._read_scattered([plane[a : a + n] for a, n in pieces],
+                                 (i * self._plane_len + first) * item)
         return out
 
-    def _read_into(self, target: np.ndarray, offset: int) -> None:
+    def _block_buffer(self, shape: tuple[int, int, int]) -> np.ndarray:
+        """One of two reused, zero-initialised block buffers, in turn: a block stays
+        valid until the second read after it (one block can be read ahead)."""
+        size = shape[0] * shape[1] * shape[2]
+        turn = self._read_turn
+        self._read_turn = 1 - turn
+        if self._blocks[turn].size < size:
+            self._blocks[turn] = np.zeros(size, self.dtype)
+        return self._blocks[turn][:size].reshape(shape)
+
+    def _read_scattered(self, targets: list, offset: int) -> None:
+        """Fill ``targets`` (byte views) in order from one contiguous span of the file."""
+        while targets:
+            batch = targets[:_IOV_MAX]
+            got = os.preadv(self._fd, batch, offset)
+            if got == 0:
+                raise OSError("temporary spectrum file is shorter than expected")
+            offset += got
+            done = 0
+            while done < len(batch) and got >= len(batch[done]):
+                got -= len(batch[done])
+                done += 1
+            targets = targets[done:]
+            if got:  # a short read stopped inside a target: finish it on its own
+                self._read_into(targets[0][got:], offset)
+                offset += len(targets[0]) - got
+                targets = targets[1:]
+
+    def _read_into(self, target, offset: int) -> None:
         view = memoryview(target).cast("B")
         while view:
             got = os.preadv(self._fd, [view], offset)
@@ -261,7 +393,10 @@ class FileStore:
             view, offset = view[got:], offset + got
 
     def close(self) -> None:
-        self._staging = None
+        """Wait for pending writes (their errors are dropped: this runs on the way
+        out of an error too), then delete the file."""
+        self._writer.shutdown(wait=True)
+        self._staging = self._blocks = None
         if self._file is not None:
             self._file.close()
             self._file = None
