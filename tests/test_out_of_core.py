@@ -169,6 +169,38 @@ def test_temp_file_removed_after_failure(tmp_path, monkeypatch):
     assert len(os.listdir("/proc/self/fd")) == fds_before
 
 
+@pytest.mark.parametrize("call", ["pwrite", "preadv"])
+def test_background_io_errors_reach_the_caller(tmp_path, monkeypatch, call):
+    """Spectra are written behind the transform and blocks read ahead in other
+    threads: a disk error there (here: disk full on the 3rd call) must reach the
+    caller, and leave no file, descriptor or thread behind."""
+    import errno
+    import threading
+
+    a, b = _pair((16, 20, 22))
+    real = getattr(os, call)
+    calls = {"n": 0}
+
+    def failing(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args)
+
+    fourier_shell_sums(a, b, window="circle", apod_width=2, memory_limit=_tiny_limit(a.shape),
+                       tmp_dir=tmp_path)  # starts the kernels' own persistent pool
+    threads_before = threading.active_count()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, call, failing)
+    with pytest.raises(OSError, match="No space left"):
+        fourier_shell_sums(a, b, window="circle", apod_width=2, memory_limit=_tiny_limit(a.shape),
+                           tmp_dir=tmp_path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+    assert threading.active_count() == threads_before
+
+
 def test_bad_out_of_core_settings(tmp_path):
     a, b = _pair((16, 64, 64))
     with pytest.raises(ValueError, match="memory_limit"):

@@ -19,6 +19,7 @@ vector of per-shell sums; the curve, threshold and crossing follow from it.
 from __future__ import annotations
 
 import os
+from contextlib import closing
 
 import numpy as np
 import scipy.fft
@@ -211,23 +212,24 @@ def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, d
     moments = np.zeros(3)
     single = n0 == 1  # a 2-D image: the exact mean can go before the FFT
     starts = range(0, n0, rows)
-    slabs = read_ahead(lambda a: source.read(a, min(a + rows, n0)), starts,
-                       enabled=isinstance(store, FileStore))
-    for a, slab in progress(slabs, total=len(starts), desc=f"{name}: transform", enabled=show):
-        b = min(a + rows, n0)
-        slab = _as_work(slab, dtype)
-        if shift is None:
-            shift = float(np.mean(slab, dtype=np.float64)) if subtract_mean else 0.0
-            shift = shift if np.isfinite(shift) else 0.0
-        slab_moments = _kernels.window_stats_into(
-            slab, shift, geometry.profile[a:b], geometry.plane, buffer[: b - a]
-        )
-        if not np.all(np.isfinite(slab_moments)):  # before anything more is transformed or written
-            raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
-        moments += slab_moments
-        if not single:
-            rfftn_into(buffer[: b - a], store.slab(a, b), (1, 2), workers)
-            store.commit(a, b)
+    reader = read_ahead(lambda a: source.read(a, min(a + rows, n0)), starts,
+                        enabled=isinstance(store, FileStore))
+    with closing(reader) as slabs:  # on an error too, the reader thread stops before we leave
+        for a, slab in progress(slabs, total=len(starts), desc=f"{name}: transform", enabled=show):
+            b = min(a + rows, n0)
+            slab = _as_work(slab, dtype)
+            if shift is None:
+                shift = float(np.mean(slab, dtype=np.float64)) if subtract_mean else 0.0
+                shift = shift if np.isfinite(shift) else 0.0
+            slab_moments = _kernels.window_stats_into(
+                slab, shift, geometry.profile[a:b], geometry.plane, buffer[: b - a]
+            )
+            if not np.all(np.isfinite(slab_moments)):  # before anything more is transformed or written
+                raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
+            moments += slab_moments
+            if not single:
+                rfftn_into(buffer[: b - a], store.slab(a, b), (1, 2), workers)
+                store.commit(a, b)
     weighted, weight, squares = moments
     mean = weighted / weight if weight > 0 else 0.0
     # constant inside the window: the weighted variance vanishes to round-off
@@ -420,20 +422,22 @@ def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_bud
     total = np.zeros((_kernels.N_SUMS, n_bins))
     blocks = list(store1.blocks(block_budget))
     # from a file, the next blocks are read while this one is transformed and summed
-    reads = read_ahead(lambda block: (store1.read(*block), store2.read(*block)), blocks,
-                       enabled=streamed)
-    for (rows, cols), (g1, g2) in progress(reads, total=len(blocks), desc="shell sums", enabled=show):
-        if n0 > 1:  # in place: the half spectra are not needed afterwards
-            g1 = scipy.fft.fft(g1, axis=0, workers=workers, overwrite_x=True)
-            g2 = scipy.fft.fft(g2, axis=0, workers=workers, overwrite_x=True)
-        block_correction = None
-        if correction is not None:
-            c1, c2, profile_ft, plane_ft = correction
-            block_correction = (c1, c2, profile_ft, plane_ft[rows, cols])
-        total += _kernels.shell_sums(
-            g1, g2, [k0, k1[rows], k2[cols]], geometry.last_weights[cols], n_bins,
-            correction=block_correction, use_numba=use_numba,
-        )
+    reader = read_ahead(lambda block: (store1.read(*block), store2.read(*block)), blocks,
+                        enabled=streamed)
+    with closing(reader) as reads:
+        for (rows, cols), (g1, g2) in progress(reads, total=len(blocks), desc="shell sums",
+                                               enabled=show):
+            if n0 > 1:  # in place: the half spectra are not needed afterwards
+                g1 = scipy.fft.fft(g1, axis=0, workers=workers, overwrite_x=True)
+                g2 = scipy.fft.fft(g2, axis=0, workers=workers, overwrite_x=True)
+            block_correction = None
+            if correction is not None:
+                c1, c2, profile_ft, plane_ft = correction
+                block_correction = (c1, c2, profile_ft, plane_ft[rows, cols])
+            total += _kernels.shell_sums(
+                g1, g2, [k0, k1[rows], k2[cols]], geometry.last_weights[cols], n_bins,
+                correction=block_correction, use_numba=use_numba,
+            )
     return total
 
 
