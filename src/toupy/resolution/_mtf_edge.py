@@ -30,30 +30,53 @@ Pipeline (decision D11, ALGORITHMS.md section 7.1), on a ROI holding one straigh
    at a small angle) the samples lie on ``q`` phases per pixel: the bins are
    then ``cos(theta)/q`` wide and centred on those phases, which uses every
    sample exactly; the reported range shrinks to that bin's Nyquist.
-5. **LSF and window.** Two-tap difference ``(ESF[b+1] - ESF[b]) / h`` at the
-   bin midpoints. (ALGORITHMS.md's reference uses sfrmat3's three-tap central
-   difference; after the response correction both agree at low frequency,
-   but the three-tap response ``sinc(2 f h)`` vanishes at the bins' Nyquist,
-   so near it -- where coarse bins put f10 -- its correction (capped at 10)
-   amplifies the noise up to tenfold; the two-tap response ``sinc(f h)``
-   stays above 0.64 over the whole band.) The window is flat over the part of the LSF that is significantly above the
-   noise (and at least 3 robust widths of the edge -- the ESF interquartile
-   distance / 1.349 -- on each side), then a raised-cosine taper 1.5 widths
-   long: wide enough not to narrow the LSF, narrow enough to keep the noise
-   of the empty tails out. Noise-free data get a window spanning the ROI.
-6. **Transform.** DFT of the windowed LSF relative to the fitted edge,
-   normalised at 0 and divided by the response of the derivative
-   ``sin(pi f h)/(pi f h)`` (ISO ``fir2fix``). When the imaginary part
-   (phase reference: the fitted edge) is consistent with noise where the MTF
-   exceeds 0.2 -- the LSF is symmetric -- the magnitude of the real part is
-   reported: its noise averages to less than the modulus's positive floor.
-   Otherwise the modulus.
+5. **Window.** Flat over ``_FLAT_WIDTHS`` = 2 robust widths of the edge
+   (the ESF interquartile distance / 1.349) on each side, and further for
+   as long as the ESF is significantly away from its plateau: walking
+   outward, the mean ESF over 1 px and over 4 px beyond the point must be
+   within 3 standard errors of the plateau for the window to stop (a
+   noise-aware, shape-free criterion: a long tail keeps the window open as
+   long as its remaining mass is visible above the noise); then a
+   raised-cosine taper of 1 width. Noise-free data get a window spanning the
+   profile.
+6. **LSF and transform.** The window blends the ESF into its plateaus,
+   ``e~ = P + w (e - P)`` (``P``: the mean of each side's bins outside the
+   window), and the LSF is the two-tap difference ``(e~[b+1] - e~[b]) / h``
+   at the bin midpoints. Windowing the ESF's departure from its plateaus
+   instead of the LSF keeps the LSF's area (tails beyond the window are
+   moved inside it, not dropped and renormalised away) and keeps the
+   window's slope out of the noise: a bin's noise reaches the transform
+   with a weight of order ``w 2 pi f h`` instead of the ``(w[b-1] - w[b])``
+   times an order-one value that made tapered LSF windows cost 20-40 % in
+   noise. (ALGORITHMS.md's reference uses sfrmat3's three-tap central
+   difference; its response ``sinc(2 f h)`` vanishes at the bins' Nyquist,
+   where coarse bins put f10, and its correction amplifies the noise there;
+   the two-tap response ``sinc(f h)`` stays above 0.64 over the band.) DFT
+   relative to the fitted edge, normalised at 0 and divided by
+   ``sin(pi f h)/(pi f h)`` (ISO ``fir2fix``). When the imaginary part is
+   consistent with noise where the MTF exceeds 0.2 -- the LSF is symmetric
+   -- the magnitude of the real part is reported: its noise averages to less
+   than the modulus's positive floor. Otherwise the modulus.
 7. **Crossings and uncertainties.** First downward crossings of 0.5 and 0.1
    on a 0.0025-cycles/pixel grid, refined on the exact transform (Brent).
-   The one-sigma noise of the curve is propagated exactly (to first order)
-   from the pixel noise measured inside the bins through the derivative,
-   window, transform and normalisation; crossing uncertainties are that
-   noise over the slope.
+   A noisy curve that levels off within half a noise sigma above a level
+   before crossing it (the noise grows with frequency while the MTF
+   flattens, so it may otherwise drift far before crossing) is taken to
+   reach the level at that local minimum, flagged ``f50_grazing`` /
+   ``f10_grazing``. The one-sigma noise of the curve is propagated exactly
+   (to first order) from the pixel noise measured inside the bins through
+   the blending (including the plateaus' noise), the derivative, the
+   transform and the normalisation; crossing
+   uncertainties are that noise over the slope. When the rows' phases forced
+   wide bins and the MTF is still >= 0.1 at their Nyquist the curve is
+   aliased: ``quality['aliased']`` and a warning.
+
+Noise (``benchmarks/bench_mtf.py``, 100 x 100 ROI, Gaussian and Poisson
+noise, tilts 0.5-45 degrees, sigma 0.5-2 px): the edge-line fit, the moment
+correction and the derivative correction add little to the spread of f50;
+what remains is the window's width, which the criterion of step 5 keeps
+near +-2.5 widths for a Gaussian, close to the floor of an ideal unbiased
+estimator that knows the edge, its plateaus and a +-3 sigma support.
 """
 
 from __future__ import annotations
@@ -83,11 +106,15 @@ if HAVE_NUMBA:
 __all__ = ["mtf_slanted_edge"]
 
 # Window: flat at least this many robust edge widths (ESF interquartile / 1.349) ...
-_FLAT_WIDTHS = 3.0
-# ... then a raised-cosine taper this many widths long (at least 1 px).
-_TAPER_WIDTHS = 1.5
-# An LSF bin is "signal" when the ESF rise across it exceeds this many noise sigmas.
-_SIGNIFICANCE = 3.0
+_FLAT_WIDTHS = 2.0
+# ... then a raised-cosine taper this many widths long (at least one bin).
+_TAPER_WIDTHS = 1.0
+# ... and wider while the ESF's mean over any of these lengths (px) beyond a point
+# differs from the plateau by more than _TAIL_Z standard errors.
+_TAIL_SCALES = (1.0, 4.0)
+_TAIL_Z = 3.0
+# A local minimum of the curve within this many noise sigmas of a level reaches it.
+_GRAZE_Z = 0.5
 # Mean squared z of the imaginary part above which the LSF is called asymmetric.
 _ASYMMETRY_Z2 = 4.0
 # Derivative-response correction is capped at this gain (ISO 12233 fir2fix; the
@@ -156,7 +183,13 @@ def mtf_slanted_edge(
         ``edge_fit_rms`` (px), ``phase_cycles`` (sub-pixel phase cycles the
         rows cover), ``lattice_phases`` (0, or ``q`` when bins were widened),
         ``filled_bins``, ``window`` (flat half-widths left/right and taper, px),
-        ``symmetric``, ``clipped_low``/``clipped_high`` and ``warnings``.
+        ``symmetric``, ``f50_limited``/``f10_limited`` (crossing beyond the
+        band, lower bound), ``f50_grazing``/``f10_grazing`` (level reached at
+        a local minimum within the noise), ``band_end``/``band_end_mtf`` and
+        ``aliased`` (wide bins with the MTF still >= 0.1 at their Nyquist),
+        ``clipped_low``/``clipped_high`` and ``warnings``. ``lsf_window`` is
+        the window at the LSF positions (it acts on the ESF's departure from
+        its plateaus, see the module notes).
 
     Raises
     ------
@@ -168,9 +201,12 @@ def mtf_slanted_edge(
     -----
     Accuracy on exact pixel-integrated Gaussian edges (100 x 100 ROI, noise
     free) is better than 0.02 % for f50 and 0.05 % for f10 at every tilt from
-    0.5 to 45 degrees (``benchmarks/bench_mtf.py``). With noise, the spread of
-    f50 is set by the number of pixels near the edge: it shrinks as
-    ``1/sqrt(rows)``; use the longest edge the field allows. Choose a
+    0.5 to 45 degrees (``benchmarks/bench_mtf.py``); box-blurred edges are
+    as accurate, and long-tailed (Lorentzian) ones are limited by the tail
+    mass outside the ROI. With noise, the spread of f50 is set by the number
+    of pixels near the edge: it shrinks as ``1/sqrt(rows)``; use the longest
+    edge the field allows. At low SNR the 0.1 crossing may be reported where
+    the curve levels off within its noise (``quality['f10_grazing']``). Choose a
     larger ``oversample`` only with many rows: every bin needs samples.
     ``resolution_50 = pixel_size / f50`` is a *full period*.
 
@@ -249,23 +285,25 @@ def mtf_slanted_edge(
         )
     cnr = step / noise if noise > 0 else math.inf
 
-    # 5. LSF and window
-    # two-tap derivative at the bin midpoints (see the module notes)
+    # 5. window; 6. LSF (two-tap difference of the ESF blended into its plateaus) and transform
     xm = x[:-1] + 0.5 * h
     lsf = np.diff(esf) / h
     var_bin = esf_data["var_bin"]
-    window, window_info = _lsf_window(x, esf, var_bin, h, lo, step, xm)
+    window_c, window_info = _lsf_window(x, esf, esf_data["n"], esf_data["noise"], h, lo, step)
+    plateau, plateau_var = _plateaus(esf, esf_data["n"], window_c, x, lo, hi, var_bin)
+    # reported on the LSF's positions (it acts on the ESF's departure from its plateaus)
+    window = 0.5 * (window_c[:-1] + window_c[1:])
     empty = esf_data["empty"]
     filled_in_window = int(np.sum((empty[:-1] | empty[1:]) & (window > 0)))
 
-    # 6. transform, over the whole band the bins sample (up to their Nyquist)
+    # over the whole band the bins sample (up to their Nyquist)
     band_end = 0.5 / h
-    spectrum = _transfer(xm, lsf, window, var_bin, h, band_end, symmetric)
+    spectrum = _transfer(x, esf, window_c, plateau, plateau_var, var_bin, h, band_end, symmetric)
 
     # 7. crossings (searched over the whole band; the curve is reported up to
     # max_frequency, or further when a crossing lies beyond it)
-    f50, f50_std, limited50 = _crossing(spectrum, 0.5)
-    f10, f10_std, limited10 = _crossing(spectrum, 0.1)
+    f50, f50_std, limited50, grazing50 = _crossing(spectrum, 0.5)
+    f10, f10_std, limited10, grazing10 = _crossing(spectrum, 0.1)
     report_end = min(float(max_frequency), band_end)
     beyond = max(f for f, limited in ((f50, limited50), (f10, limited10)) if not limited) if not (
         limited50 and limited10) else 0.0
@@ -313,11 +351,27 @@ def mtf_slanted_edge(
             f"small integers such as 45 degrees, or too few rows): bins of {h:.3f} px were used and the MTF "
             f"is reported up to {freq[-1]:.3f} cycles/pixel and may be aliased; tilt the edge by a few degrees"
         )
+    # content above the band end folds back into it: with the MTF still at the f10 level there,
+    # the curve near the band end and the crossings are overestimated by an unknown amount
+    band_end_mtf = float(spectrum["mtf"][-1])
+    aliased = esf_data["q"] > 0 and band_end_mtf >= 0.1
+    if aliased:
+        messages.append(
+            f"the MTF is still {band_end_mtf:.2f} at the end of the sampled band ({band_end:.3f} cycles/pixel): "
+            "the curve is aliased and f50/f10 are biased (quality['aliased']); tilt the edge by a few "
+            "degrees or use more rows"
+        )
     if window_info["truncated"]:
         messages.append(
             "the line-spread function is still above the noise at the end of the profile: the roi is "
             "too narrow across the edge and the MTF at low frequencies is biased; widen the roi"
         )
+    for name, grazing, value in (("0.5", grazing50, f50), ("0.1", grazing10, f10)):
+        if grazing:
+            messages.append(
+                f"the MTF levels off within its noise of {name} at {value:.3f} cycles/pixel without crossing "
+                f"it there; that point is reported (quality['f{name[2:]}0_grazing']), with a wide uncertainty"
+            )
     if filled_in_window > 0:
         messages.append(f"{filled_in_window} empty ESF bins inside the LSF window were interpolated")
     for name, limited, value in (("0.5", limited50, f50), ("0.1", limited10, f10)):
@@ -347,7 +401,11 @@ def mtf_slanted_edge(
         "window": window_info,
         "f50_limited": limited50,
         "f10_limited": limited10,
+        "f50_grazing": grazing50,
+        "f10_grazing": grazing10,
         "band_end": band_end,
+        "band_end_mtf": band_end_mtf,
+        "aliased": aliased,
         "symmetric": spectrum["symmetric"],
         "asymmetry_z2": spectrum["asymmetry_z2"],
         **clip,
@@ -767,8 +825,19 @@ def _crossing_position(x: np.ndarray, u: np.ndarray, level: float, start: int, d
     return float(x[i] + (x[j] - x[i]) * t)
 
 
-def _lsf_window(x, esf, var_bin, h, lo, step, positions):
-    """Window for the LSF sampled at ``positions``, from the ESF at the bin centres ``x``."""
+def _lsf_window(x, esf, n, noise_sides, h, lo, step):
+    """Window over the ESF bins centred at ``x`` (1 inside, raised-cosine taper, 0 beyond).
+
+    Its flat part reaches ``_FLAT_WIDTHS`` robust widths of the edge (the ESF
+    interquartile distance / 1.349) and, on each side, as far as the ESF is
+    still significantly away from that side's plateau: walking outward, the
+    window stops at the first bin beyond which the mean ESF over each of the
+    lengths ``_TAIL_SCALES`` is within ``_TAIL_Z`` standard errors of the
+    plateau. A long tail (e.g. a Lorentzian) keeps the window open for as
+    long as its remaining mass is visible above the noise; whatever lies
+    beyond is moved inside by the blending of :func:`_transfer`, not lost.
+    Noise-free data give a window spanning the usable profile.
+    """
     nb = x.size
     centre = int(np.argmin(np.abs(x)))
     u = (esf - lo) / step
@@ -776,43 +845,45 @@ def _lsf_window(x, esf, var_bin, h, lo, step, positions):
     x25 = _crossing_position(x, u, 0.25, centre, -1 if u[centre] > 0.25 else +1)
     x75 = _crossing_position(x, u, 0.75, centre, +1 if u[centre] < 0.75 else -1)
     width = max((x75 - x25) / 1.349, h)
-    # significance of the rise across +-1/2 px at every bin
-    k = max(1, int(round(0.5 / h)))
-    rise = np.zeros(nb)
-    rise_sd = np.full(nb, np.inf)
-    rise[k:-k] = esf[2 * k:] - esf[:-2 * k]
-    rise_sd[k:-k] = np.sqrt(var_bin[2 * k:] + var_bin[:-2 * k])
-    significant = np.abs(rise) > _SIGNIFICANCE * rise_sd + 1e-9 * abs(step)
-    gap = 2 * k
+    # remaining tail: sample-weighted mean ESF over [x, x + L] (outward) against the plateau
+    count = np.concatenate(([0.0], np.cumsum(n)))
+    total = np.concatenate(([0.0], np.cumsum(n * esf)))
+    index = np.arange(nb)
     extents = []
-    for direction in (-1, +1):
-        i = centre
-        last = centre
-        missed = 0
-        while 0 < i < nb - 1 and missed <= gap:
-            i += direction
-            if significant[i]:
-                last, missed = i, 0
+    for direction, level, noise in ((-1, lo, noise_sides[0]), (+1, lo + step, noise_sides[1])):
+        z = np.zeros(nb)
+        for length in _TAIL_SCALES:
+            m = max(1, int(round(length / h)))
+            if direction < 0:
+                start, stop = np.maximum(index - m, 0), index + 1
             else:
-                missed += 1
-        extents.append(abs(float(x[last])) + 0.5)
-    window = np.zeros(positions.size)
+                start, stop = index, np.minimum(index + m + 1, nb)
+            samples = count[stop] - count[start]
+            mean = (total[stop] - total[start]) / np.maximum(samples, 1.0)
+            sd = noise / np.sqrt(np.maximum(samples, 1.0))
+            # (a segment of empty bins says nothing)
+            z = np.maximum(z, np.where(samples > 0, np.abs(mean - level) / (sd + 1e-9 * abs(step)), 0.0))
+        i = centre
+        while 0 < i < nb - 1 and z[i] > _TAIL_Z:
+            i += direction
+        extents.append(abs(float(x[i])))
+    window = np.zeros(nb)
     info = {}
-    taper = max(_TAPER_WIDTHS * width, 1.0)
+    taper = max(_TAPER_WIDTHS * width, h)
     info["truncated"] = False
     for side, extent in zip(("left", "right"), extents):
-        span = float(-positions[0] if side == "left" else positions[-1])
+        span = float(-x[0] if side == "left" else x[-1])
         if extent >= span - h:  # still significant at the end of the profile
             info["truncated"] = True
-        flat = max(_FLAT_WIDTHS * width, extent) + h
+        flat = max(_FLAT_WIDTHS * width, extent)
         t = taper
         if flat + t > span:  # fit the window into the available ESF
             t = min(t, max(span / 3.0, h))
             flat = max(span - t, h)
         info[side] = flat
         info[f"taper_{side}"] = t
-        sel = (positions <= 0) if side == "left" else (positions >= 0)
-        s = np.abs(positions[sel])
+        sel = (x <= 0) if side == "left" else (x >= 0)
+        s = np.abs(x[sel])
         w = np.where(s <= flat, 1.0, np.where(s < flat + t, 0.5 + 0.5 * np.cos(np.pi * (s - flat) / t), 0.0))
         window[sel] = w
     info["edge_width"] = width
@@ -820,25 +891,59 @@ def _lsf_window(x, esf, var_bin, h, lo, step, positions):
 
 
 # -- 6. transform --------------------------------------------------------------------
-def _noise_coefficients(xm, window, var_bin, h, centre, coarse):
-    """Sensitivities of the transform to each ESF bin, on a coarse frequency grid.
+def _plateaus(esf, n, window, x, lo, hi, var_bin):
+    """Plateau level of each side and its variance, per ESF bin.
 
-    ``X(f) = sum_m w_m lsf_m exp(-2 pi i f (xm_m - centre))`` with the two-tap
-    derivative ``lsf_m = (esf_{m+1} - esf_m) / h`` at the midpoints ``xm``, so
-    ``dX/d esf_j = (w_{j-1} E_{j-1} - w_j E_j) / h``. Returns the complex
-    matrix (frequency x bin), its value at f = 0, and the bin variances.
+    The level of a side is the sample-weighted mean of its bins outside the
+    window (where the ESF is flat within the noise); the medians ``lo``/``hi``
+    of the outer quarters are the fallback when the window covers the side.
     """
-    nm = xm.size
+    levels, variances = [], []
+    for side, fallback in ((x < 0, lo), (x >= 0, hi)):
+        beyond = side & (window <= 0) & (n > 0)
+        count = float(np.sum(n[beyond]))
+        if count > 0:
+            levels.append(float(np.dot(n[beyond], esf[beyond])) / count)
+            # var_bin = pixel variance / n, so the weighted mean has pixel variance / count
+            variances.append(float(np.dot(n[beyond] ** 2, var_bin[beyond])) / count**2)
+        else:
+            levels.append(float(fallback))
+            variances.append(float(np.max(var_bin[side])) if side.any() else 0.0)
+    return np.where(x < 0, levels[0], levels[1]), tuple(variances)
+
+
+def _noise_coefficients(x, window, plateau_var, var_bin, h, centre, coarse):
+    """Sensitivities of the transform to the ESF bins and plateaus, on a coarse frequency grid.
+
+    The windowed ESF is ``e~_j = w_j e_j + (1 - w_j) P_j`` at the bin centres
+    ``x`` and the LSF its two-tap difference at the midpoints ``m``, so
+    ``X(f) = sum_j e~_j D_j`` with ``D_j = (E_{j-1} - E_j) / h``,
+    ``E_m = exp(-2 pi i f (x_m + h/2 - centre))`` (zero outside the LSF). A
+    bin inside the window enters with ``w_j D_j``; a plateau with
+    ``sum (1 - w_j) D_j`` over its side, which telescopes over the bins the
+    window leaves out. Returns the complex matrix (frequency x variable), its
+    value at f = 0, and the variables' variances.
+    """
+    nb = x.size
+    nm = nb - 1
     support = np.flatnonzero(window > 0)
-    j = np.arange(int(support[0]), min(int(support[-1]) + 1, nm) + 1)  # bins touching the support
-    omega = 2.0 * np.pi * coarse[:, None]
-    w = np.concatenate(([0.0], window, [0.0]))  # w[m + 1] = window_m, zero outside
-    pos = np.concatenate(([xm[0] - h], xm, [xm[-1] + h]))
-    before = w[j][None, :] * np.exp(-1j * omega * (pos[j] - centre))  # midpoint j - 1
-    after = w[j + 1][None, :] * np.exp(-1j * omega * (pos[j + 1] - centre))  # midpoint j
-    coef = (before - after) / h
-    coef0 = ((w[j] - w[j + 1]) / h)[None, :]
-    return coef, coef0, var_bin[j][None, :]
+    j = np.arange(int(support[0]), int(support[-1]) + 1)
+    omega = 2.0 * np.pi * np.concatenate(([0.0], coarse))[:, None]
+
+    # E_m for m = j[0] - 1 .. j[-1], zero outside the midpoints 0 .. nm - 1
+    m = np.arange(int(j[0]) - 1, int(j[-1]) + 1)
+    inside = (m >= 0) & (m < nm)
+    phase = np.zeros((omega.shape[0], m.size), dtype=np.complex128)
+    phase[:, inside] = np.exp(-1j * omega * (x[m[inside]] + 0.5 * h - centre))
+    d = (phase[:, :-1] - phase[:, 1:]) / h
+    wj = window[j]
+    left = x[j] < 0
+    rest = (1.0 - wj)[None, :] * d
+    plateau_left = np.sum(rest[:, left], axis=1) - phase[:, 0] / h
+    plateau_right = np.sum(rest[:, ~left], axis=1) + phase[:, -1] / h
+    coef = np.concatenate([wj[None, :] * d, plateau_left[:, None], plateau_right[:, None]], axis=1)
+    var = np.concatenate([var_bin[j], plateau_var])[None, :]
+    return coef[1:], coef[:1].real, var
 
 
 def _noise_sd(sensitivity, area, coarse, freq, otf, use_real):
@@ -860,27 +965,38 @@ def _noise_sd(sensitivity, area, coarse, freq, otf, use_real):
     return np.interp(freq, coarse, sd_along), np.interp(freq, coarse, sd_imag)
 
 
-def _transfer(x, lsf, window, var_bin, h, f_max, symmetric):
-    """Transform of the windowed LSF sampled at ``x`` (the bin midpoints).
+def _transfer(x, esf, window, plateau, plateau_var, var_bin, h, f_max, symmetric):
+    """Transform of the windowed LSF, from the ESF at the bin centres ``x``.
+
+    The window blends the ESF into its plateaus, ``e~ = P + w (e - P)``, and
+    the LSF is the two-tap difference of ``e~`` at the bin midpoints. Compared
+    with windowing the LSF itself, this keeps the LSF's area (the part of the
+    tails the window leaves out is moved inside it, not dropped) and, above
+    all, keeps the window's slope out of the noise: by summation by parts a
+    bin's noise enters the transform as ``w (E_{j-1} - E_j)``, of order
+    ``w 2 pi f h``, instead of ``(w_{j-1} - w_j)``-weighted values of order
+    one where the window falls.
 
     Returns the frequency grid (to ``f_max``), the MTF corrected for the
     two-tap derivative's response ``sinc(f h)``, its one-sigma noise, an exact
     evaluator for the crossings, and the symmetry decision.
     """
-    wl = window * lsf
+    xm = x[:-1] + 0.5 * h
+    blended = plateau + window * (esf - plateau)
+    wl = np.diff(blended) / h
     area = float(wl.sum())
     if area <= 0:
         raise ValueError("no detectable edge in the roi: the windowed line-spread function has no area")
     # phase reference: the fitted edge (x = 0). The LSF centroid would be a
     # noisier reference (its noise has a lever arm of the window's half-width).
     centre = 0.0
-    nfft = scipy.fft.next_fast_len(max(4 * x.size, int(math.ceil(1.0 / (h * _FREQ_STEP)))))
+    nfft = scipy.fft.next_fast_len(max(4 * xm.size, int(math.ceil(1.0 / (h * _FREQ_STEP)))))
     spectrum = scipy.fft.rfft(wl, nfft)
     freq = np.arange(spectrum.size) / (nfft * h)
     keep = freq <= f_max + 1e-12
     freq = freq[keep]
     # transform of the LSF relative to the fitted edge, 1 at f = 0
-    otf = spectrum[keep] * np.exp(-2j * np.pi * freq * (x[0] - centre)) / area
+    otf = spectrum[keep] * np.exp(-2j * np.pi * freq * (xm[0] - centre)) / area
     gain = np.minimum(1.0 / np.maximum(np.sinc(freq * h), 1e-12), _MAX_CORRECTION)
     noisy = bool(np.any(var_bin > 0))
     # noise is evaluated on a coarse grid (0.025 cycles/pixel up to 1, then
@@ -890,7 +1006,7 @@ def _transfer(x, lsf, window, var_bin, h, f_max, symmetric):
     if top > 1.0:
         coarse = np.concatenate([coarse, np.linspace(1.0, top, 11)[1:]])
     if noisy:
-        sensitivity = _noise_coefficients(x, window, var_bin, h, centre, coarse)
+        sensitivity = _noise_coefficients(x, window, plateau_var, var_bin, h, centre, coarse)
         _, sd_imag = _noise_sd(sensitivity, area, coarse, freq, otf, True)
     else:
         sd_imag = np.zeros(freq.size)
@@ -913,8 +1029,8 @@ def _transfer(x, lsf, window, var_bin, h, f_max, symmetric):
     raw = np.abs(otf.real) if use_real else np.abs(otf)
     mtf = raw * gain
     mtf[0] = 1.0
-    support = window > 0
-    positions = x[support] - centre
+    support = wl != 0
+    positions = xm[support] - centre
     weights = wl[support] / area
 
     def exact(f: float) -> float:
@@ -937,19 +1053,40 @@ def _transfer(x, lsf, window, var_bin, h, f_max, symmetric):
     }
 
 
-def _crossing(spectrum: dict, level: float) -> tuple[float, float, bool]:
-    """(frequency, one-sigma uncertainty, limited). A curve that never falls to
-    ``level`` gives the end of the band, flagged as a lower bound (the FSC
-    family's Nyquist-limited convention, decision D2)."""
+def _crossing(spectrum: dict, level: float) -> tuple[float, float, bool, bool]:
+    """(frequency, one-sigma uncertainty, limited, grazing) of the first fall to ``level``.
+
+    Normally the first downward crossing, refined on the exact transform. A
+    noisy curve can instead level off just above ``level`` and only cross it
+    much further out, where noise alone carries it down (the noise grows with
+    frequency while the MTF flattens): the first local minimum that lies
+    within ``_GRAZE_Z`` standard deviations of ``level`` is then taken as the
+    point where the curve reaches it (``grazing``; noise-free curves never
+    qualify). A curve that never falls to ``level`` gives the end of the band,
+    flagged as a lower bound (``limited``; the FSC family's Nyquist-limited
+    convention, decision D2).
+    """
     freq, mtf, sd = spectrum["freq"], spectrum["mtf"], spectrum["mtf_std"]
     j = first_downward(mtf, level)
+    stop = mtf.size - 1 if j is None else j
+    inner = np.arange(1, stop)
+    dip = (mtf[inner] <= mtf[inner - 1]) & (mtf[inner] <= mtf[inner + 1]) & (mtf[inner] - level <= _GRAZE_Z * sd[inner])
+    if dip.any():
+        i = int(inner[np.argmax(dip)])
+        # vertex of the parabola through the three samples around the minimum
+        curvature = mtf[i - 1] - 2.0 * mtf[i] + mtf[i + 1]
+        shift = 0.5 * (mtf[i - 1] - mtf[i + 1]) / curvature if curvature > 0 else 0.0
+        f = float(freq[i] + shift * (freq[1] - freq[0]))
+        # uncertain over the range where the curve is within one sigma of the level
+        near = np.flatnonzero(mtf[: stop + 1] - level <= sd[: stop + 1])
+        return f, float(0.5 * (freq[stop] - freq[near[0]])), False, True
     if j is None:
-        return float(freq[-1]), float("nan"), True
+        return float(freq[-1]), float("nan"), True, False
     f = refine_crossing(spectrum["exact"], level, float(freq[j - 1]), float(freq[j]))
     slope = (mtf[j] - mtf[j - 1]) / (freq[j] - freq[j - 1])
     sigma = float(np.interp(f, freq, sd))
     f_std = sigma / abs(slope) if slope != 0 else float("inf")
-    return float(f), float(f_std), False
+    return float(f), float(f_std), False, False
 
 
 # -- quality: clipping ---------------------------------------------------------------
