@@ -350,7 +350,11 @@ def fourier_shell_sums(
                 f"{(1, n1, n2)} needs ({slab_need / 1e6:.1f} MB); raise memory_limit"
             )
         folder = check_tmp_dir(tmp_dir, 2 * FileStore.bytes_needed(spectrum_shape, cdtype, columns))
-        stage_budget = budget - geometry.plane.nbytes - 2 * n0 * n1 * np.dtype(cdtype).itemsize
+        # what lives through both passes: the window plane and its transform (the
+        # mean correction), and the two last columns kept in memory
+        plane_ft_bytes = n1 * (n2 // 2 + 1) * 16
+        stage_budget = (budget - geometry.plane.nbytes - plane_ft_bytes
+                        - 2 * n0 * n1 * np.dtype(cdtype).itemsize)
         stage_budget = max(stage_budget, slab_need)
     else:
         stage_budget = None
@@ -371,12 +375,13 @@ def fourier_shell_sums(
                 residuals.append(_transform_slabs_with_stats(
                     source, store, geometry, shift, subtract_mean, dtype, workers,
                     stage_budget or _SLAB_BYTES, show, name))
-                store.flush()
-                continue
-            mean = _weighted_mean(source, geometry, dtype, name, subtract_mean,
-                                  stage_budget or 4 * _SLAB_BYTES, show)
-            _transform_slabs(source, store, geometry, mean, dtype, complex_input, workers,
-                             stage_budget or _SLAB_BYTES, show, name)
+            else:
+                mean = _weighted_mean(source, geometry, dtype, name, subtract_mean,
+                                      stage_budget or 4 * _SLAB_BYTES, show)
+                _transform_slabs(source, store, geometry, mean, dtype, complex_input, workers,
+                                 stage_budget or _SLAB_BYTES, show, name)
+            store.flush()  # pass 1 of this input is over: its buffers go
+            source.close()
         correction = None
         if fused and subtract_mean and any(residuals):
             correction = (residuals[0], residuals[1], scipy.fft.fft(geometry.profile),

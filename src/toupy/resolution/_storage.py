@@ -92,6 +92,10 @@ class SlabSource:
             slab = np.asarray(self.array[a:b])
         return slab.reshape((b - a,) + self.view_shape[1:])
 
+    def close(self) -> None:
+        """Drop the read buffers (the source can still be read: they come back)."""
+        self._ring = [np.empty(0, self.dtype), np.empty(0, self.dtype)]
+
     def _pread(self, a: int, b: int) -> np.ndarray:
         """Rows ``a:b`` of a C-ordered memmap read with ``pread`` into a reused buffer:
         no page of the mapping is touched, so nothing to fault in or release."""
@@ -291,11 +295,12 @@ class FileStore:
         self._write_turn = 1 - turn
 
     def flush(self) -> None:
-        """Wait for the background writes."""
+        """Wait for the background writes; pass 1 is over, so drop its buffers."""
         for turn, pending in enumerate(self._writes):
             if pending is not None:
                 self._writes[turn] = None
                 pending.result()
+        self._staging = [np.empty((0,) + self.shape[1:], self.dtype) for _ in range(2)]
 
     def write(self, a: int, b: int, slab: np.ndarray) -> None:
         plane_bytes = self._plane_len * self.dtype.itemsize
