@@ -2,16 +2,23 @@
 
 Inputs (:class:`SlabSource`) are read one slab along axis 0 at a time, so an
 ``h5py.Dataset``, a zarr array or a ``numpy.memmap`` larger than memory can be
-processed; pages of a memmap are released after each slab so they do not
-accumulate in the resident set.
+processed. A C-ordered memmap is read with ``pread`` into two reused buffers
+(no mapped page is touched); other memmaps are copied and their pages released
+after each slab so they do not accumulate in the resident set.
 
 Half spectra live either in memory (:class:`MemoryStore`) or in an anonymous
 temporary file (:class:`FileStore`, out of core). The file is created with
 ``tempfile.TemporaryFile`` (``O_TMPFILE`` on Linux), so it has no name and
 vanishes when closed, on error, on KeyboardInterrupt and even if the process
 is killed. It holds every column of the half spectrum but the last, which
-stays in memory (a ``n0 x n1`` plane); the file is then never larger than the
-input in complex64 (``n0*n1*(n2//2)`` values).
+stays in memory (a ``n0 x n1`` plane), and of each row only the bins that can
+reach the last shell the caller needs: never more than the input in complex64
+(``n0*n1*(n2//2)`` values), about 0.8 of it for a cube.
+
+Out of core the file I/O overlaps the computation: :class:`FileStore` writes
+each transformed slab in a background thread while the next one is
+transformed, and :func:`read_ahead` reads the next slab or pencil block while
+the current one is used. Every buffer involved is allocated once and reused.
 """
 
 from __future__ import annotations
