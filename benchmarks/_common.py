@@ -39,16 +39,22 @@ for _ in range({repeats}):
     _times.append(time.perf_counter() - _t)
 _peak = _status('VmHWM') or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print('@@' + json.dumps({{'median_s': statistics.median(_times), 'min_s': min(_times),
-                          'peak_rss_bytes': _peak, 'rss_after_setup_bytes': _base}}))
+                          'peak_rss_bytes': _peak, 'rss_after_setup_bytes': _base,
+                          'report': {report}}}))
 """
 
 
-def run_case(name: str, setup: str, stmt: str, *, repeats: int = 3, env: dict | None = None) -> dict:
-    """Run ``stmt`` ``repeats`` times after ``setup`` in a fresh interpreter."""
+def run_case(name: str, setup: str, stmt: str, *, repeats: int = 3, env: dict | None = None,
+             report: str | None = None) -> dict:
+    """Run ``stmt`` ``repeats`` times after ``setup`` in a fresh interpreter.
+
+    ``report`` names a JSON-able variable of the child returned as ``row['report']``.
+    """
     code = _CHILD.format(
         setup=textwrap.dedent(setup),
         stmt=textwrap.indent(textwrap.dedent(stmt), "    "),
         repeats=repeats,
+        report=report or "None",
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True,
