@@ -52,7 +52,7 @@ __all__ = ["ShellSums", "fourier_shell_sums", "pool_shells", "fsc", "ssnr", "def
 _SLAB_BYTES = 64 << 20
 _PENCIL_BYTES = 8 << 20
 #: buffer budget of the out-of-core executor when it is chosen automatically (with the
-#: interpreter and libraries, about 2 GB resident)
+#: interpreter and libraries at most about 2 GB resident; 1.5 GB measured at 1024^3)
 DEFAULT_OUT_OF_CORE_LIMIT = 1_800_000_000
 
 
@@ -306,7 +306,7 @@ def fourier_shell_sums(
     memory_limit : int or str, optional
         Run out of core within about this many bytes: half spectra go to an
         anonymous temporary file in ``tmp_dir`` and are read back in pencil
-        blocks. Chosen automatically (1.8 GB of buffers, about 2 GB resident) for
+        blocks. Chosen automatically (1.8 GB of buffers, at most about 2 GB resident) for
         memmap/h5py/zarr inputs.
     tmp_dir : path, optional
         Folder of the temporary file (default: the system's temporary folder).
@@ -544,11 +544,11 @@ def fsc(
     memory_limit : int or str, optional
         Compute out of core within about this much memory (e.g. ``'2GB'``):
         the inputs are read slab by slab and the half spectra are kept in an
-        anonymous temporary file (as large as the two inputs in complex64,
-        removed whatever happens). Chosen automatically, with 1.8 GB of buffers
-        (about 2 GB resident), when an input is a ``numpy.memmap``, an
-        ``h5py.Dataset`` or a zarr array, so a pair of volumes larger than RAM
-        can be compared.
+        anonymous temporary file (at most as large as the two inputs, about 0.8
+        of them for a cube; removed whatever happens). Chosen automatically,
+        with 1.8 GB of buffers (at most about 2 GB resident), when an input is
+        a ``numpy.memmap``, an ``h5py.Dataset`` or a zarr array, so a pair of
+        volumes larger than RAM can be compared.
     tmp_dir : str, optional
         Folder for that temporary file (default: the system temporary folder);
         it must have room for it, which is checked before starting.
