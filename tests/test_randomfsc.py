@@ -213,6 +213,8 @@ def test_corrected_fsc_algebra_and_guards():
     assert degenerate.tolist() == [6, 7]
 
 
+# an unseeded draw may cross the FSC_rand warning's bound (that warning is tested on its own)
+@pytest.mark.filterwarnings("ignore:FSC_rand")
 def test_same_seed_identical_different_seed_differs():
     """Same seed → bit-identical output; another seed changes only the randomised curve;
     ``random_seed=None`` records the seed used, which reproduces the run exactly."""
