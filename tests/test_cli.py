@@ -439,6 +439,28 @@ def test_fsc_on_a_running_dask_scheduler(data, tmp_path):
     assert run_record["result"]["fn_res_cpx"] == pytest.approx(want.fn_res_cpx, rel=1e-7)
 
 
+def test_fsc_out_of_core_from_the_command_line(data, tmp_path):
+    """--memory-limit with --tmp-dir streams the volumes through a temporary file in that
+    folder (left empty afterwards); the curve equals the in-memory library call to the
+    float32 round-off of the spectra on disk. An unusable --tmp-dir is a one-line error."""
+    from toupy.resolution import fsc
+
+    files = data["files"]
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    proc = run("fsc", files["va"], files["vb"], "--memory-limit", "1MB", "--tmp-dir", scratch, "--json",
+               cwd=tmp_path)
+    run_record = json.loads(proc.stdout)["runs"][0]
+    want = fsc(*data["pair3d"], pixel_size=2.1e-10)
+    assert run_record["parameters"]["memory_limit"] in ("1MB", 1e6, 1000000)
+    np.testing.assert_allclose(run_record["result"]["fsc"][1:], want.fsc[1:], atol=1e-5)
+    assert os.listdir(scratch) == []
+    proc = run("fsc", files["va"], files["vb"], "--memory-limit", "1MB", "--tmp-dir", tmp_path / "missing",
+               cwd=tmp_path, expect=2)
+    assert "--tmp-dir" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
 def test_unreachable_dask_scheduler_is_a_one_line_error(data, tmp_path):
     pytest.importorskip("distributed")
     files = data["files"]
