@@ -44,6 +44,35 @@ def is_lazy(array) -> bool:
     return module in ("h5py", "zarr")
 
 
+def _pread_into(fd: int, target, offset: int, what: str) -> None:
+    """Fill ``target`` from ``offset`` of ``fd``, completing short reads."""
+    view = memoryview(target).cast("B")
+    while view:
+        got = os.preadv(fd, [view], offset)
+        if got == 0:
+            raise OSError(f"{what} is shorter than expected")
+        view, offset = view[got:], offset + got
+
+
+class _BufferPair:
+    """Two reused flat buffers handed out in turn: what one holds stays valid
+    while the other is filled (one read ahead of its use)."""
+
+    def __init__(self, dtype, zeroed: bool = False):
+        self.dtype = np.dtype(dtype)
+        self._new = np.zeros if zeroed else np.empty
+        self._buffers = [self._new(0, self.dtype), self._new(0, self.dtype)]
+        self._turn = 0
+
+    def next(self, size: int) -> np.ndarray:
+        """The next buffer, at least ``size`` long, as a flat array of ``size``."""
+        turn = self._turn
+        self._turn = 1 - turn
+        if self._buffers[turn].size < size:
+            self._buffers[turn] = self._new(size, self.dtype)
+        return self._buffers[turn][:size]
+
+
 def _backing_file(array) -> tuple[str, int] | None:
     """``(path, byte offset of the first element)`` of a C-ordered memmap whose file
     holds its current values (modes 'r', 'r+', 'w+'; not copy-on-write), else None."""
@@ -76,8 +105,7 @@ class SlabSource:
         self.dtype = np.dtype(array.dtype)
         self._new_axis = array.ndim == 2 and view_shape[0] == 1 and array.shape[0] != 1
         self._file = _backing_file(array)
-        self._ring = [np.empty(0, self.dtype), np.empty(0, self.dtype)]
-        self._turn = 0
+        self._buffers = _BufferPair(self.dtype)
 
     def read(self, a: int, b: int) -> np.ndarray:
         """Slab ``a:b`` of the view (a view of an in-memory array, a copy otherwise).
@@ -101,25 +129,16 @@ class SlabSource:
 
     def close(self) -> None:
         """Drop the read buffers (the source can still be read: they come back)."""
-        self._ring = [np.empty(0, self.dtype), np.empty(0, self.dtype)]
+        self._buffers = _BufferPair(self.dtype)
 
     def _pread(self, a: int, b: int) -> np.ndarray:
         """Rows ``a:b`` of a C-ordered memmap read with ``pread`` into a reused buffer:
         no page of the mapping is touched, so nothing to fault in or release."""
         path, offset = self._file
         row_items = int(np.prod(self.array.shape[1:], dtype=np.int64))
-        need = (b - a) * row_items
-        if self._ring[self._turn].size < need:
-            self._ring[self._turn] = np.empty(need, self.dtype)
-        out = self._ring[self._turn][:need]
-        self._turn = 1 - self._turn
-        view, position = memoryview(out).cast("B"), offset + a * row_items * self.dtype.itemsize
+        out = self._buffers.next((b - a) * row_items)
         with open(path, "rb", buffering=0) as f:
-            while view:
-                got = os.preadv(f.fileno(), [view], position)
-                if got == 0:
-                    raise OSError(f"{path} is shorter than its array header says")
-                view, position = view[got:], position + got
+            _pread_into(f.fileno(), out, offset + a * row_items * self.dtype.itemsize, path)
         return out
 
     def _release(self, a: int, b: int) -> None:
@@ -262,8 +281,8 @@ class FileStore:
         # while the caller fills (uses) the other
         self._staging = [np.empty((0, n1, m), self.dtype) for _ in range(2)]
         self._writes = [None, None]
-        self._blocks = [np.zeros(0, self.dtype) for _ in range(2)]
-        self._write_turn = self._read_turn = 0
+        self._blocks = _BufferPair(self.dtype, zeroed=True)
+        self._write_turn = 0
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="toupy-write")
         self._file = tempfile.TemporaryFile(dir=folder)
         self._fd = self._file.fileno()
@@ -345,7 +364,7 @@ class FileStore:
             yield slice(j0, min(j0 + step, n1)), slice(m - 1, m)
 
     def read(self, rows: slice, cols: slice) -> np.ndarray:
-        """One block as yielded by :meth:`blocks`; bins not kept on disk read as 0."""
+        """One block as yielded by :meth:`blocks` (valid until the second read after it)."""
         n0 = self.shape[0]
         if cols.start == self.shape[2] - 1:
             return np.ascontiguousarray(self.last_column[:, rows, np.newaxis])
@@ -353,7 +372,7 @@ class FileStore:
         item = self.dtype.itemsize
         lengths = self._lengths[rows]
         first = self._row_start[rows.start] + cols.start
-        out = self._block_buffer((n0, nj, nk))
+        out = self._blocks.next(n0 * nj * nk).reshape(n0, nj, nk)
         if nj == 1 or np.all(lengths == nk):  # the block is one contiguous span per plane
             for i in range(n0):
                 self._read_into(out[i], (i * self._plane_len + first) * item)
@@ -367,16 +386,6 @@ class FileStore:
             self._read_scattered([plane[a : a + n] for a, n in pieces],
                                  (i * self._plane_len + first) * item)
         return out
-
-    def _block_buffer(self, shape: tuple[int, int, int]) -> np.ndarray:
-        """One of two reused, zero-initialised block buffers, in turn: a block stays
-        valid until the second read after it (one block can be read ahead)."""
-        size = shape[0] * shape[1] * shape[2]
-        turn = self._read_turn
-        self._read_turn = 1 - turn
-        if self._blocks[turn].size < size:
-            self._blocks[turn] = np.zeros(size, self.dtype)
-        return self._blocks[turn][:size].reshape(shape)
 
     def _read_scattered(self, targets: list, offset: int) -> None:
         """Fill ``targets`` (byte views) in order from one contiguous span of the file."""
@@ -397,12 +406,7 @@ class FileStore:
                 targets = targets[1:]
 
     def _read_into(self, target, offset: int) -> None:
-        view = memoryview(target).cast("B")
-        while view:
-            got = os.preadv(self._fd, [view], offset)
-            if got == 0:
-                raise OSError("temporary spectrum file is shorter than expected")
-            view, offset = view[got:], offset + got
+        _pread_into(self._fd, target, offset, "temporary spectrum file")
 
     def close(self) -> None:
         """Wait for pending writes (their errors are dropped: this runs on the way
