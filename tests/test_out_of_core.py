@@ -152,7 +152,7 @@ def test_temp_file_removed_after_failure(tmp_path, monkeypatch):
     """An exception in pass 2 leaves no file and no open descriptor behind."""
     a, b = _pair((16, 20, 22))
     calls = {"n": 0}
-    real_fft = _correlation.scipy.fft.fft
+    real_fft = _correlation.fftn_into
 
     def failing_fft(*args, **kwargs):
         calls["n"] += 1
@@ -160,11 +160,12 @@ def test_temp_file_removed_after_failure(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_fft(*args, **kwargs)
 
-    monkeypatch.setattr(_correlation.scipy.fft, "fft", failing_fft)
+    monkeypatch.setattr(_correlation, "fftn_into", failing_fft)
     fds_before = len(os.listdir("/proc/self/fd"))
     with pytest.raises(KeyboardInterrupt):
         fourier_shell_sums(a, b, window="circle", apod_width=2, memory_limit=_tiny_limit(a.shape),
                            tmp_dir=tmp_path)
+    assert calls["n"] == 3  # the interrupt came from pass 2
     assert os.listdir(tmp_path) == []
     assert len(os.listdir("/proc/self/fd")) == fds_before
 

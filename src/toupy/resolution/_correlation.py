@@ -26,7 +26,7 @@ import scipy.fft
 
 from . import _kernels
 from ._crossing import first_crossing, shell_to_frequency
-from ._fftinto import rfftn_into
+from ._fftinto import fftn_into, rfftn_into
 from ._results import FSCResult, SSNRResult, length_unit
 from ._shells import hermitian_weights, max_shell_index, n_shells, shell_frequencies
 from ._thresholds import (
@@ -36,7 +36,15 @@ from ._thresholds import (
     validate_threshold,
 )
 from ._progress import progress
-from ._storage import FileStore, MemoryStore, SlabSource, check_tmp_dir, is_lazy, read_ahead
+from ._storage import (
+    FileStore,
+    MemoryStore,
+    SlabSource,
+    _BufferPair,
+    check_tmp_dir,
+    is_lazy,
+    read_ahead,
+)
 from ._validate import (
     check_mask,
     check_nonnegative_int,
@@ -429,12 +437,15 @@ def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_bud
     # from a file, the next blocks are read while this one is transformed and summed
     reader = read_ahead(lambda block: (store1.read(*block), store2.read(*block)), blocks,
                         enabled=streamed)
+    # a block read from a file is transformed in place; a strided view of a spectrum
+    # in memory is transformed into a reused C-contiguous buffer (the copy and the
+    # FFT in one pass), which the kernel then reads with unit stride
+    scratch = [_BufferPair(store1.dtype), _BufferPair(store2.dtype)]
     with closing(reader) as reads:
         for (rows, cols), (g1, g2) in progress(reads, total=len(blocks), desc="shell sums",
                                                enabled=show):
-            if n0 > 1:  # in place: the half spectra are not needed afterwards
-                g1 = scipy.fft.fft(g1, axis=0, workers=workers, overwrite_x=True)
-                g2 = scipy.fft.fft(g2, axis=0, workers=workers, overwrite_x=True)
+            if n0 > 1:
+                g1, g2 = (_fft_axis0(g, pair, workers) for g, pair in zip((g1, g2), scratch))
             block_correction = None
             if correction is not None:
                 c1, c2, profile_ft, plane_ft = correction
@@ -444,6 +455,14 @@ def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_bud
                 correction=block_correction, use_numba=use_numba,
             )
     return total
+
+
+def _fft_axis0(block: np.ndarray, scratch: _BufferPair, workers: int) -> np.ndarray:
+    """FFT along axis 0 of a pencil block, C-contiguous: in place when ``block`` is
+    C-contiguous (a reused read buffer), else into the next buffer of ``scratch``."""
+    out = block if block.flags.c_contiguous else scratch.next(block.size).reshape(block.shape)
+    fftn_into(block, out, (0,), workers)
+    return out
 
 
 def pool_shells(sums: np.ndarray, ring_thick: int, n_out: int) -> np.ndarray:

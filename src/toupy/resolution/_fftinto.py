@@ -26,7 +26,8 @@ except ImportError:  # pragma: no cover - other scipy layouts
 
 
 def _into(private, public, x: np.ndarray, out: np.ndarray, axes: tuple, workers: int) -> None:
-    if private is not None and out.flags.c_contiguous and x.flags.c_contiguous:
+    # pocketfft reads any strides; ``out`` is either ``x`` itself or disjoint from it
+    if private is not None and out.flags.c_contiguous:
         try:
             private(x, axes=axes, forward=True, inorm=0, out=out, nthreads=workers)
             return
@@ -41,7 +42,7 @@ def rfftn_into(x: np.ndarray, out: np.ndarray, axes: Sequence[int], workers: int
     Parameters
     ----------
     x : ndarray, real (float32 or float64)
-        Input; C-contiguous for the in-place route.
+        Input, of any strides.
     out : ndarray, complex
         Receives the half spectrum (``rfftn`` layout over ``axes``); its
         precision must match ``x`` (complex64 for float32).
@@ -56,6 +57,7 @@ def rfftn_into(x: np.ndarray, out: np.ndarray, axes: Sequence[int], workers: int
 def fftn_into(x: np.ndarray, out: np.ndarray, axes: Sequence[int], workers: int = 1) -> None:
     """``out[...] = scipy.fft.fftn(x, axes=axes)``, written in place when scipy allows it.
 
-    Same contract as :func:`rfftn_into` for complex ``x`` (``out`` may be ``x``).
+    Same contract as :func:`rfftn_into` for complex ``x``: ``out`` (C-contiguous
+    for the direct route) is ``x`` itself or does not overlap it.
     """
     _into(_pocketfft_c2c, scipy.fft.fftn, x, out, tuple(axes), workers)

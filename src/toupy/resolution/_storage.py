@@ -159,20 +159,20 @@ class SlabSource:
 class MemoryStore:
     """Half spectrum held in memory in one array.
 
-    Pass 1 transforms slabs straight into it (:meth:`slab`); pass 2 copies each
-    pencil block into a reused C-contiguous buffer, where it is transformed in
-    place and read by the compiled kernel with unit stride. With ``columns``
-    (per index of axis 1, how many leading last-axis bins are needed), the
-    blocks stop at the last needed column of their rows.
+    Pass 1 transforms slabs straight into it (:meth:`slab`); pass 2 reads
+    pencil blocks of it (:meth:`read`) as strided views, which the FFT along
+    axis 0 turns into a C-contiguous block (no separate copy). With
+    ``columns`` (per index of axis 1, how many leading last-axis bins are
+    needed), the blocks stop at the last needed column of their rows.
     """
 
     def __init__(self, shape: tuple[int, int, int], dtype, block_bytes: int,
                  columns: np.ndarray | None = None):
         self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
         n0, n1, m = self.shape
         self.data = np.empty(self.shape, dtype)
         self._width = max(1, min(n1, block_bytes // (n0 * m * np.dtype(dtype).itemsize)))
-        self._buffer = np.empty(n0 * self._width * m, dtype)
         self._columns = None if columns is None else np.minimum(columns, m)
 
     def slab(self, a: int, b: int) -> np.ndarray:
@@ -198,16 +198,11 @@ class MemoryStore:
                 yield rows, slice(0, width)
 
     def read(self, rows: slice, cols: slice) -> np.ndarray:
-        view = self.data[:, rows, cols]
-        if self.shape[0] == 1 and view.flags.c_contiguous:
-            return view  # one slab: no FFT along axis 0 will overwrite it
-        # a C-contiguous block of exactly this shape: the kernels read it with unit stride
-        block = self._buffer[: view.size].reshape(view.shape)
-        np.copyto(block, view)
-        return block
+        """The block as a view of the spectrum: not to be written to."""
+        return self.data[:, rows, cols]
 
     def close(self) -> None:
-        self.data = self._buffer = None
+        self.data = None
 
 
 def read_ahead(read, keys, enabled: bool = True):
