@@ -129,15 +129,20 @@ def test_window_boxes_matches_numpy_twin(dtype):
 
 
 @pytest.mark.parametrize("private", [True, False])
+@pytest.mark.parametrize("strided", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
-def test_transforms_into_a_given_array_equal_scipy(monkeypatch, private, dtype):
+def test_transforms_into_a_given_array_equal_scipy(monkeypatch, private, strided, dtype):
     """``rfftn_into``/``fftn_into`` write exactly what ``scipy.fft.rfftn``/``fftn`` return, by
-    pocketfft's own entry point and by the public fallback (private route removed)."""
+    pocketfft's own entry point and by the public fallback (private route removed), also
+    from a strided view into a separate contiguous array (the engine's pencil blocks)."""
     if not private:
         monkeypatch.setattr(_fftinto, "_pocketfft_r2c", None)
         monkeypatch.setattr(_fftinto, "_pocketfft_c2c", None)
     rng = np.random.default_rng(11)
     x = rng.standard_normal((3, 6, 8, 10)).astype(dtype)
+    if strided:
+        x = rng.standard_normal((3, 9, 8, 13)).astype(dtype)[:, 1:7, :, 2:12]
+        assert not x.flags.c_contiguous
     if np.iscomplexobj(x):
         x = x + 1j * rng.standard_normal(x.shape).astype(dtype)
         expected = scipy.fft.fftn(x, axes=(1, 2, 3))

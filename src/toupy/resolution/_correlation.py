@@ -3,12 +3,15 @@
 Pipeline for two images (in memory; each stage works on blocks so the same
 code can later stream from disk or run on Dask):
 
-1. **statistics pass** — per slab along axis 0: window-weighted sum, min and
-   max (finite check, constant check, weighted mean);
+1. **statistics** — window-weighted moments, finite and constant checks.
+   For real inputs with a separable window they are taken in pass 1's read
+   and the exact mean is removed afterwards in the spectra; otherwise a
+   separate pass over slabs along axis 0 gives the mean first;
 2. **pass 1** — per slab: ``(x - mean) * window`` written into a reused
    buffer, 2-D ``rfft`` over the last two axes, stored in the half spectrum;
 3. **pass 2** — per pencil block along axis 1: 1-D ``fft`` along axis 0 of
-   both spectra, then the shell-sum kernel on the cache-hot block.
+   both spectra into contiguous blocks, then the shell-sum kernel on the
+   cache-hot blocks.
 
 Real inputs use ``rfftn`` layout with Hermitian weights so every sum equals the
 full-FFT sum (decision D4); complex inputs use full transforms. A 2-D image is
