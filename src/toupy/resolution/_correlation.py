@@ -39,15 +39,7 @@ from ._thresholds import (
     validate_threshold,
 )
 from ._progress import progress
-from ._storage import (
-    FileStore,
-    MemoryStore,
-    SlabSource,
-    _BufferPair,
-    check_tmp_dir,
-    is_lazy,
-    read_ahead,
-)
+from ._storage import FileStore, MemoryStore, SlabSource, check_tmp_dir, is_lazy, read_ahead
 from ._validate import (
     check_mask,
     check_nonnegative_int,
@@ -443,12 +435,14 @@ def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_bud
     # a block read from a file is transformed in place; a strided view of a spectrum
     # in memory is transformed into a reused C-contiguous buffer (the copy and the
     # FFT in one pass), which the kernel then reads with unit stride
-    scratch = [_BufferPair(store1.dtype), _BufferPair(store2.dtype)]
+    largest = 0 if streamed else max(
+        (n0 * (r.stop - r.start) * (c.stop - c.start) for r, c in blocks), default=0)
+    scratch = [np.empty(largest, store.dtype) for store in stores]
     with closing(reader) as reads:
         for (rows, cols), (g1, g2) in progress(reads, total=len(blocks), desc="shell sums",
                                                enabled=show):
             if n0 > 1:
-                g1, g2 = (_fft_axis0(g, pair, workers) for g, pair in zip((g1, g2), scratch))
+                g1, g2 = (_fft_axis0(g, buffer, workers) for g, buffer in zip((g1, g2), scratch))
             block_correction = None
             if correction is not None:
                 c1, c2, profile_ft, plane_ft = correction
@@ -460,10 +454,10 @@ def _accumulate_blocks(stores, geometry, streamed, workers, use_numba, block_bud
     return total
 
 
-def _fft_axis0(block: np.ndarray, scratch: _BufferPair, workers: int) -> np.ndarray:
+def _fft_axis0(block: np.ndarray, scratch: np.ndarray, workers: int) -> np.ndarray:
     """FFT along axis 0 of a pencil block, C-contiguous: in place when ``block`` is
-    C-contiguous (a reused read buffer), else into the next buffer of ``scratch``."""
-    out = block if block.flags.c_contiguous else scratch.next(block.size).reshape(block.shape)
+    C-contiguous (a reused read buffer), else into the start of ``scratch``."""
+    out = block if block.flags.c_contiguous else scratch[: block.size].reshape(block.shape)
     fftn_into(block, out, (0,), workers)
     return out
 
