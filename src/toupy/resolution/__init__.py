@@ -10,6 +10,7 @@ The classes of the toupy API live in the submodules ``FSC``, ``FSCtools``,
 ``MTF``, ``decorr`` and ``localres``.
 """
 
+from ._checks import ResolutionWarning
 from ._correlation import fsc, ssnr
 from .FSCtools import compute_2tomograms, compute_2tomograms_splitted, split_dataset
 from ._decorr import DecorrResult, decorrelation_resolution
@@ -42,6 +43,7 @@ __all__ = [
     "LocalResolutionResult",
     "MTFResult",
     "MTFWarning",
+    "ResolutionWarning",
     "DecorrResult",
     "__version__",
 ]

@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._checks import ResolutionWarning
 from ._results import jsonable, length_unit
 from ._validate import as_image
 
 __all__ = ["MTFResult", "MTFWarning", "check_roi", "check_mtf_image", "crop"]
 
 
-class MTFWarning(UserWarning):
+class MTFWarning(ResolutionWarning):
     """A measurement condition that makes an MTF less reliable (clipping, low contrast, ...)."""
 
 
