@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,5 +23,12 @@ bench: $(STAMP)
 		echo "== $$script"; $(BIN)/python $$script || exit 1; \
 	done
 
+# A clean build each time, so that every warning of every page is seen (and is an error).
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	rm -rf docs/_build docs/generated docs/auto_examples
+	MPLBACKEND=Agg $(BIN)/python -m sphinx -b html -W --keep-going -q docs docs/_build/html
+	@echo "documentation: docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .hypothesis
+	rm -rf $(VENV) demo-output .pytest_cache .hypothesis docs/_build docs/generated docs/auto_examples
