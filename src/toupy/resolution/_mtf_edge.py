@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
@@ -124,6 +125,14 @@ _MAX_CORRECTION = 10.0
 _MIN_SPAN = 4.0
 # Finest spacing (cycles/pixel) of the reported curve.
 _FREQ_STEP = 0.0025
+# Level trend along the edge: Legendre degree, distance (edge widths + 1 px) beyond which
+# pixels sample the plateaus, and the F statistic of the trend above which the rows are mapped
+# onto common levels (F(2, n) exceeds 25 with probability ~1e-11 by noise alone).
+_LEVEL_DEGREE = 2
+_LEVEL_DISTANCE = 6.0
+_LEVEL_F = 25.0
+# ... unless the levels move by less than this fraction of the step (e.g. the tails of a noise-free edge).
+_LEVEL_NEGLIGIBLE = 1e-4
 
 
 def mtf_slanted_edge(
@@ -252,6 +261,11 @@ def mtf_slanted_edge(
             "no detectable edge in the roi: the fitted edge position lies outside it; "
             "check that the roi contains one straight edge crossing it"
         )
+    cos = 1.0 / math.sqrt(1.0 + slope * slope)
+
+    # 2b. uneven illumination: map every row onto common levels, then refine the line on the mapped data
+    a, fit, illumination = _even_illumination(a, y, fit)
+    x0, slope = fit["x0"], fit["slope"]
     cos = 1.0 / math.sqrt(1.0 + slope * slope)
 
     # 3-4. projection, binning, moment correction
@@ -642,7 +656,194 @@ def _locate_edge(a: np.ndarray, y: np.ndarray) -> dict:
         # narrow the window to the edge's own width (noise outside only hurts)
         width = math.sqrt(_median(spread[use]))
         halfwidth = float(np.clip(3.0 * width + 2.0, 3.0, halfwidth))
-    return {"x0": x0, "slope": slope, "slope_std": slope_std, "rms": rms, "rows_used": rows_used}
+    return {"x0": x0, "slope": slope, "slope_std": slope_std, "rms": rms, "rows_used": rows_used,
+            "width": width, "halfwidth": halfwidth}
+
+
+def _refine_edge(a: np.ndarray, y: np.ndarray, fit: dict) -> dict:
+    """One more centroid pass and line fit around ``fit``'s line, at its final window width."""
+    nc = a.shape[1]
+    halfwidth = fit["halfwidth"]
+    predicted = fit["x0"] + fit["slope"] * y
+    inside = (predicted - halfwidth >= -0.5) & (predicted + halfwidth <= nc - 1.5)
+    c, ok, _ = _row_centroids(a, predicted, halfwidth)
+    use = inside & ok
+    if use.sum() < 3:  # keep the line found before the mapping
+        return fit
+    x0, slope, slope_std, rms, rows_used = _fit_line(y[use], c[use])
+    return {**fit, "x0": x0, "slope": slope, "slope_std": slope_std, "rms": rms, "rows_used": rows_used}
+
+
+# -- 2b. level trend along the edge ---------------------------------------------------
+@dataclass(frozen=True)
+class _Illumination:
+    """Levels of the two sides along the edge, and the image mapped onto common levels.
+
+    ``trend`` is the largest relative change of the step along the edge
+    (0 when the data were left as they are).
+    """
+
+    corrected: bool
+    mapped: np.ndarray | None = None
+    trend: float = 0.0
+
+
+def _level_moments_numpy(a, edge_x, cos, slope, x0, y, scale, gap, ref_low, ref_high):
+    """Per side (dark, bright): power sums of ``s`` (0..4), of ``(v - ref) s^k`` (0..2) and ``sum (v - ref)^2``."""
+    cols = np.arange(a.shape[1], dtype=np.float64)
+    distance = (cols[None, :] - edge_x[:, None]) * cos
+    s = ((y[:, None] + slope * (cols[None, :] - x0)) * cos) / scale
+    out = np.zeros((2, 9))
+    for k, (side, ref) in enumerate(((distance < -gap, ref_low), (distance > gap, ref_high))):
+        sv, v = s[side], a[side] - ref
+        powers = [np.ones_like(sv), sv, sv * sv]
+        powers += [powers[2] * sv, powers[2] * powers[2]]
+        out[k, :5] = [float(p.sum()) for p in powers]
+        out[k, 5:8] = [float(np.dot(v, p)) for p in powers[:3]]
+        out[k, 8] = float(np.dot(v, v))
+    return out
+
+
+if HAVE_NUMBA:
+
+    @njit(cache=True)
+    def _level_moments_numba(a, edge_x, cos, slope, x0, y, scale, gap, ref_low, ref_high):  # pragma: no cover
+        nr, nc = a.shape
+        out = np.zeros((2, 9))
+        for r in range(nr):
+            for col in range(nc):
+                d = (col - edge_x[r]) * cos
+                if d < -gap:
+                    k = 0
+                    v = a[r, col] - ref_low
+                elif d > gap:
+                    k = 1
+                    v = a[r, col] - ref_high
+                else:
+                    continue
+                t = (y[r] + slope * (col - x0)) * cos / scale
+                t2 = t * t
+                out[k, 0] += 1.0
+                out[k, 1] += t
+                out[k, 2] += t2
+                out[k, 3] += t2 * t
+                out[k, 4] += t2 * t2
+                out[k, 5] += v
+                out[k, 6] += v * t
+                out[k, 7] += v * t2
+                out[k, 8] += v * v
+        return out
+
+
+def _side_level(moments: np.ndarray, ref: float):
+    """Quadratic level ``c0 + c1 s + c2 s^2`` of one side and the F statistic of its trend."""
+    n = moments[0]
+    if n < 8 * (_LEVEL_DEGREE + 1):
+        return None
+    normal = np.array([[moments[0], moments[1], moments[2]],
+                       [moments[1], moments[2], moments[3]],
+                       [moments[2], moments[3], moments[4]]])
+    rhs = moments[5:8]
+    # the spread of s must support a trend (pixels on a short stretch of the edge do not)
+    if moments[2] / n - (moments[1] / n) ** 2 < 0.02:
+        return None
+    try:
+        coef = np.linalg.solve(normal, rhs)
+    except np.linalg.LinAlgError:
+        return None
+    rss = max(float(moments[8] - coef @ rhs), 0.0)
+    total = max(float(moments[8] - rhs[0] ** 2 / n), 0.0)
+    dof = max(n - 3.0, 1.0)
+    explained = max(total - rss, 0.0)
+    f_stat = (explained / _LEVEL_DEGREE) / (rss / dof) if rss > 0 else (math.inf if explained > 0 else 0.0)
+    return np.array([coef[0] + ref, coef[1], coef[2]]), f_stat
+
+
+def _level_trend(a: np.ndarray, y: np.ndarray, x0: float, slope: float, cos: float, width: float) -> _Illumination:
+    """Fit each side's level as a quadratic of the position along the edge; map the rows onto common levels.
+
+    Flat-field residue and vignetting make the dark and bright levels vary
+    along the edge, so rows at different positions project different ESFs
+    onto the same bins. Each side's level is fitted as a quadratic in the
+    along-edge coordinate ``s`` (the foot point on the fitted line, scaled
+    to about [-1, 1]) from the pixels farther than ``_LEVEL_DISTANCE`` edge
+    widths (+1 px) from the edge; every pixel is then mapped to
+    ``L + (H - L) (v - low(s)) / (high(s) - low(s))``, with ``L``, ``H`` the
+    levels at the middle of the edge. The data are left untouched unless the
+    trend is significant against the fit's own scatter (a trend is not noise,
+    but fitted noise is not a trend) and larger than ``_LEVEL_NEGLIGIBLE`` of
+    the step.
+    """
+    nr, nc = a.shape
+    edge_x = x0 + slope * y
+    scale = 0.5 * math.hypot(nr, nc)
+    gap = _LEVEL_DISTANCE * max(width, 0.5) + 1.0
+    ref_low, ref_high = float(a[nr // 2, 0]), float(a[nr // 2, nc - 1])
+    moments_fn = _level_moments_numba if HAVE_NUMBA else _level_moments_numpy
+    moments = moments_fn(a, edge_x, cos, slope, x0, y, scale, gap, ref_low, ref_high)
+    sides = [_side_level(moments[0], ref_low), _side_level(moments[1], ref_high)]
+    if sides[0] is None or sides[1] is None or max(sides[0][1], sides[1][1]) < _LEVEL_F:
+        return _Illumination(False)
+    low_coef, high_coef = sides[0][0], sides[1][0]
+    step = float(high_coef[0] - low_coef[0])
+    # the levels over the ROI: s spans [s_min, s_max] at its corners (s is linear in row and column)
+    corners = np.array([y[0] + slope * (0 - x0), y[0] + slope * (nc - 1 - x0),
+                        y[-1] + slope * (0 - x0), y[-1] + slope * (nc - 1 - x0)]) * cos / scale
+    s_range = np.linspace(float(corners.min()), float(corners.max()), 65)
+    low = low_coef[0] + s_range * (low_coef[1] + s_range * low_coef[2])
+    high = high_coef[0] + s_range * (high_coef[1] + s_range * high_coef[2])
+    if step <= 0 or float(np.min(high - low)) <= 0.1 * step:
+        return _Illumination(False)
+    excursion = max(float(np.max(np.abs(low - low_coef[0]))), float(np.max(np.abs(high - high_coef[0])))) / step
+    if excursion < _LEVEL_NEGLIGIBLE:  # significant, but far below anything the MTF could show
+        return _Illumination(False)
+    mapping = _map_levels_numba if HAVE_NUMBA else _map_levels_numpy
+    mapped = mapping(a, y, slope, x0, cos / scale, low_coef, high_coef)
+    return _Illumination(True, mapped, float(np.max(np.abs((high - low) / step - 1.0))))
+
+
+def _map_levels_numpy(a, y, slope, x0, factor, low_coef, high_coef):
+    """``L + (H - L) (v - low(s)) / (high(s) - low(s))`` per pixel (``L``, ``H``: the levels at s = 0)."""
+    cols = np.arange(a.shape[1], dtype=np.float64)
+    s = (y[:, None] + slope * (cols[None, :] - x0)) * factor
+    low = low_coef[0] + s * (low_coef[1] + s * low_coef[2])
+    high = high_coef[0] + s * (high_coef[1] + s * high_coef[2])
+    return (a - low) * ((high_coef[0] - low_coef[0]) / (high - low)) + low_coef[0]
+
+
+if HAVE_NUMBA:
+
+    @njit(cache=True)
+    def _map_levels_numba(a, y, slope, x0, factor, low_coef, high_coef):  # pragma: no cover - compiled
+        nr, nc = a.shape
+        out = np.empty((nr, nc))
+        step = high_coef[0] - low_coef[0]
+        for r in range(nr):
+            for col in range(nc):
+                s = (y[r] + slope * (col - x0)) * factor
+                low = low_coef[0] + s * (low_coef[1] + s * low_coef[2])
+                high = high_coef[0] + s * (high_coef[1] + s * high_coef[2])
+                out[r, col] = (a[r, col] - low) * (step / (high - low)) + low_coef[0]
+        return out
+
+
+def _even_illumination(a: np.ndarray, y: np.ndarray, fit: dict) -> tuple[np.ndarray, dict, _Illumination]:
+    """The ROI mapped onto common levels along the edge, and the edge line refitted on it.
+
+    Twice: the levels are fitted along the line found so far, and a trend
+    biases that line's angle slightly (the plateaus' slope leaks into the
+    row centroids), so the second fit uses the line refined on mapped data.
+    """
+    illumination = _Illumination(False)
+    mapped = a
+    for _ in range(2):
+        cos = 1.0 / math.sqrt(1.0 + fit["slope"] ** 2)
+        trial = _level_trend(a, y, fit["x0"], fit["slope"], cos, fit["width"])
+        if not trial.corrected:
+            break
+        illumination, mapped = trial, trial.mapped
+        fit = _refine_edge(mapped, y, fit)
+    return mapped, fit, illumination
 
 
 # -- 3-4. projection and ESF ---------------------------------------------------------
