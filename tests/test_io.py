@@ -140,7 +140,7 @@ def test_without_pixel_size_and_metadata_off(tmp_path, volume):
 
 def test_writing_npy_without_pixel_size_removes_a_stale_side_file(tmp_path, volume):
     write_image(tmp_path / "m.npy", volume, pixel_size=parse_length("1nm"))
-    write_image(tmp_path / "m.npy", volume)
+    write_image(tmp_path / "m.npy", volume, overwrite=True)
     assert read_image(tmp_path / "m.npy").pixel_size is None
 
 
@@ -372,7 +372,7 @@ def test_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path, monkeypatc
     monkeypatch.setattr(h5py.File, "create_dataset", explode)
     monkeypatch.setattr(mrcfile.mrcfile.MrcFile, "set_data", explode)
     with pytest.raises(Boom):
-        write_image(target, volume * 2)
+        write_image(target, volume * 2, overwrite=True)
     assert _digest(target) == before
     assert _leftovers(tmp_path) == []
 

@@ -48,6 +48,10 @@ _PIXEL_KEYS = (
 )
 
 
+#: suffix of the temporary name under which write_image adds a dataset to an HDF5 file
+H5_TEMPORARY_SUFFIX = ".toupy-part"
+
+
 class FileFormatError(ValueError):
     """A file that cannot be read as an image: the message names the file and the reason."""
 
@@ -75,7 +79,8 @@ class ImageFile:
     """
 
     def __init__(self, data, *, path, fmt, dataset=None, pixel_size=None, metadata=None, closers=()):
-        self.data = data
+        self._data = data
+        self._closed_as: tuple | None = None  # (shape, dtype) once closed
         self.path = Path(path)
         self.format = fmt
         self.dataset = dataset
@@ -84,17 +89,35 @@ class ImageFile:
         self._closers = list(closers)
 
     @property
+    def data(self):
+        """The pixels; ValueError once the image is closed."""
+        if self._closed_as is not None:
+            raise ValueError(
+                f"{self.spec}: the image is closed; read it inside its 'with read_image(...)' block "
+                "or before calling close()"
+            )
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value
+
+    @property
+    def closed(self) -> bool:
+        return self._closed_as is not None
+
+    @property
     def spec(self) -> str:
         """The file name as given to :func:`read_image` (with ``:dataset`` for containers)."""
         return f"{self.path}:{self.dataset}" if self.dataset else str(self.path)
 
     @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return self._closed_as[0] if self._closed_as else tuple(self._data.shape)
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(self.data.dtype)
+        return self._closed_as[1] if self._closed_as else np.dtype(self._data.dtype)
 
     @property
     def ndim(self) -> int:
@@ -103,7 +126,7 @@ class ImageFile:
     @property
     def lazy(self) -> bool:
         """Whether :attr:`data` reads from the file on slicing instead of holding everything."""
-        return not (isinstance(self.data, np.ndarray) and not isinstance(self.data, np.memmap))
+        return not (isinstance(self._data, np.ndarray) and not isinstance(self._data, np.memmap))
 
     def __getitem__(self, key):
         return np.asarray(self.data[key])
@@ -131,7 +154,9 @@ class ImageFile:
         }
 
     def close(self) -> None:
-        """Release the file (further access to :attr:`data` may fail)."""
+        """Release the file; afterwards :attr:`data` and reading raise ValueError (shape, dtype remain)."""
+        if self._closed_as is None:
+            self._closed_as = (tuple(self._data.shape), np.dtype(self._data.dtype))
         while self._closers:
             closer = self._closers.pop()
             with contextlib.suppress(Exception):
@@ -249,12 +274,14 @@ def read_image(spec, *, metadata: bool = True) -> ImageFile:
     path, inner = split_spec(spec)
     text = str(path)
     if _is_pattern(text):
-        image = _read_sequence(sorted_naturally(glob.glob(text)), text)
+        with _library_warnings(path):
+            image = _read_sequence(sorted_naturally(glob.glob(text)), text)
     elif path.is_dir() and _format_of(path) != "zarr":
         files = [str(p) for p in path.iterdir() if _format_of(p) in ("tiff", "edf")]
         if not files:
             raise FileFormatError(f"{path}: folder holds no .tif/.tiff/.edf images to stack")
-        image = _read_sequence(sorted_naturally(files), text)
+        with _library_warnings(path):
+            image = _read_sequence(sorted_naturally(files), text)
     else:
         fmt = _format_of(path)
         if fmt is None:
@@ -266,7 +293,8 @@ def read_image(spec, *, metadata: bool = True) -> ImageFile:
             raise FileFormatError(f"{path}: only HDF5 files and zarr stores take ':/path' after the name")
         reader = _READERS[fmt]
         try:
-            image = reader(path, inner, metadata)
+            with _library_warnings(path):
+                image = reader(path, inner, metadata)
         except (FileFormatError, FileNotFoundError):
             raise
         except (OSError, ValueError, KeyError, TypeError, EOFError, RuntimeError) as exc:
@@ -279,6 +307,40 @@ def read_image(spec, *, metadata: bool = True) -> ImageFile:
     if not metadata:
         image.pixel_size = None
     return image
+
+
+@contextlib.contextmanager
+def _library_warnings(path: Path):
+    """Re-issue what the format libraries warn while ``path`` is read as one package warning each."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen = set()
+    for item in caught:
+        text = " ".join(str(item.message).split())
+        if issubclass(item.category, _package_warning()):
+            warnings.warn(item.message, item.category, stacklevel=4)
+        elif text not in seen:
+            seen.add(text)
+            warnings.warn(f"{path}: {text.rstrip('.')} (reported by the {_library_of(item)} reader).",
+                          _package_warning(), stacklevel=4)
+
+
+def _package_warning():
+    # imported here: toupy.resolution is heavy and toupy.io must stay light to import
+    from toupy.resolution._checks import ResolutionWarning
+
+    return ResolutionWarning
+
+
+def _library_of(item) -> str:
+    parts = Path(str(item.filename)).parts
+    for name in ("mrcfile", "h5py", "tifffile", "fabio", "zarr", "numpy"):
+        if name in parts:
+            return name
+    return "file"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -565,6 +627,8 @@ def _h5_images(h5) -> list[str]:
     found = []
 
     def visit(name, obj):
+        if name.endswith(H5_TEMPORARY_SUFFIX):
+            return  # a dataset write_image has not finished (or a killed run left)
         if isinstance(obj, h5py.Dataset) and obj.ndim >= 2 and obj.dtype.kind in "biufc":
             found.append("/" + name)
 
@@ -661,7 +725,9 @@ def _read_mrc(path: Path, inner, metadata: bool) -> ImageFile:
         try:
             mrc = mrcfile.mmap(path, mode="r", permissive=False)
         except (ValueError, RuntimeWarning, OSError) as exc:
-            raise FileFormatError(f"{path}: corrupt or truncated MRC file ({_one_line(exc)})") from None
+            if "machine stamp" not in str(exc).lower():
+                raise FileFormatError(f"{path}: corrupt or truncated MRC file ({_one_line(exc)})") from None
+            mrc = _read_mrc_unstamped(path, exc)
     notes: dict = {}
     pixel = None
     if metadata:
@@ -677,6 +743,56 @@ def _read_mrc(path: Path, inner, metadata: bool) -> ImageFile:
         mrc.close()
         raise FileFormatError(f"{path}: MRC file holds no data")
     return ImageFile(data, path=path, fmt="mrc", pixel_size=pixel, metadata=notes, closers=[mrc.close])
+
+
+def _mrc_little_endian_fits(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a little-endian MRC file, or None when its header fits the file."""
+    from mrcfile.constants import HEADER_DTYPE
+    from mrcfile.utils import dtype_from_mode
+
+    with open(path, "rb") as stream:
+        raw = stream.read(HEADER_DTYPE.itemsize)
+    if len(raw) < HEADER_DTYPE.itemsize:
+        return "the file is shorter than an MRC header"
+    header = np.frombuffer(raw, dtype=HEADER_DTYPE.newbyteorder("<"))[0]
+    if bytes(header["map"])[:3] != b"MAP":
+        return "no 'MAP' identifier"
+    try:
+        itemsize = np.dtype(dtype_from_mode(header["mode"])).itemsize
+    except ValueError:
+        return f"mode {int(header['mode'])} is not an MRC mode when read as little-endian"
+    sizes = [int(header[k]) for k in ("nx", "ny", "nz")]
+    extended = int(header["nsymbt"])
+    if min(sizes) < 1 or extended < 0:
+        return f"sizes {sizes} are not positive when read as little-endian"
+    expected = HEADER_DTYPE.itemsize + extended + math.prod(sizes) * itemsize
+    actual = path.stat().st_size
+    if actual != expected:
+        return f"as little-endian the header declares {expected} bytes, the file has {actual}"
+    return None
+
+
+def _read_mrc_unstamped(path: Path, error: BaseException):
+    """Open an MRC file whose machine stamp is unset (0x00 0x00 0x00 0x00 from several EM programs)
+    as little-endian, when the header's sizes then match the file exactly."""
+    import warnings
+
+    mrcfile = _require("mrcfile")
+    reason = _mrc_little_endian_fits(path)
+    if reason is not None:
+        raise FileFormatError(f"{path}: corrupt MRC file ({_one_line(error)}; {reason})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the stamp warning, replaced by ours below
+        mrc = mrcfile.mmap(path, mode="r", permissive=True)
+    if mrc.data is None or mrc.header.mode.dtype.byteorder == ">":
+        mrc.close()
+        raise FileFormatError(f"{path}: corrupt MRC file ({_one_line(error)})")
+    warnings.warn(
+        f"{path}: the MRC machine stamp is unset ({_one_line(error).split(': ')[-1]}); read as little-endian "
+        "because the header's sizes then match the file.",
+        _package_warning(), stacklevel=2,
+    )
+    return mrc
 
 
 # ---------------------------------------------------------------- EDF
@@ -743,10 +859,11 @@ def _read_npy(path: Path, inner, metadata: bool) -> ImageFile:
     side = sidecar_path(path)
     if metadata and side.exists():
         try:
-            info = json.loads(side.read_text())
-            size = info["pixel_size"]
-            pixel = _pixel_from(size["value"], size["unit"], f"side file {side.name}", notes)
-        except (ValueError, KeyError, TypeError) as exc:
+            info = json.loads(side.read_text(encoding="utf-8"))
+            size = info.get("pixel_size")  # absent: attrs only, written without a pixel size
+            if size is not None:
+                pixel = _pixel_from(size["value"], size["unit"], f"side file {side.name}", notes)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             notes["pixel_size_ignored"] = f"{side.name}: unreadable ({_one_line(exc)})"
     return ImageFile(data, path=path, fmt="npy", pixel_size=pixel, metadata=notes)
 
