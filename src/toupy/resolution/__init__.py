@@ -22,7 +22,7 @@ from ._mtf_point import mtf_point_source
 from ._randomfsc import RandomFSCResult, phase_randomized_fsc
 from ._results import FSCResult, SSNRResult
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "fsc",

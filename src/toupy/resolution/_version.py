@@ -1,0 +1,3 @@
+"""The package version, defined here once (pyproject.toml reads it)."""
+
+__version__ = "0.2.0.dev0"
