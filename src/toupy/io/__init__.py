@@ -6,11 +6,14 @@
   (``'file.h5:/entry/data/data'``), MRC/MAP, EDF, NPY and zarr, lazily where the
   format allows, with the pixel size the file states;
 * :func:`write_image` writes NPY, TIFF, HDF5 or MRC with the pixel size,
-  atomically (temporary file in the target folder, then rename);
+  atomically (anonymous temporary in the target folder, linked into place
+  when complete); into an existing HDF5 file it adds one dataset and leaves
+  the rest untouched; a full disk raises :class:`DiskFullError`;
 * :func:`parse_length` reads ``'28.6nm'``, ``'2.1A'``, ``'0.5um'`` or a bare
   number of metres into a :class:`PixelSize`.
 """
 
+from ._atomic import DiskFullError
 from ._readers import FORMATS, FileFormatError, ImageFile, read_image, split_spec
 from ._units import PixelSize, parse_length
 from ._writers import WRITABLE, write_image
@@ -22,6 +25,7 @@ __all__ = [
     "PixelSize",
     "ImageFile",
     "FileFormatError",
+    "DiskFullError",
     "split_spec",
     "FORMATS",
     "WRITABLE",

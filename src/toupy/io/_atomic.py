@@ -54,13 +54,19 @@ class DiskFullError(OSError):
 
 def disk_full_reason(exc: BaseException) -> tuple[str, int] | None:
     """``(reason, errno)`` when ``exc`` says the disk is full, else None."""
-    if not isinstance(exc, OSError):
+    if not isinstance(exc, (OSError, RuntimeError)):
         return None
-    if exc.errno in _FULL:
-        return _FULL[exc.errno], exc.errno
+    code = getattr(exc, "errno", None)
+    if code in _FULL:
+        return _FULL[code], code
+    text = str(exc)
     # numpy's tofile (np.save, tifffile) reports a short write without errno
-    if exc.errno is None and re.search(r"\d+ requested and \d+ written", str(exc)):
+    if code is None and re.search(r"\d+ requested and \d+ written", text):
         return "short write: no space left on the device", errno.ENOSPC
+    # HDF5 puts the system's errno in the text of an OSError or RuntimeError
+    match = re.search(r"errno = (\d+)", text)
+    if match and int(match.group(1)) in _FULL:
+        return _FULL[int(match.group(1))], int(match.group(1))
     return None
 
 

@@ -34,7 +34,7 @@ WRITABLE = (".npy", ".tif", ".tiff", ".h5", ".hdf5", ".nxs", ".mrc", ".map")
 _IMAGEJ_TYPES = (np.uint8, np.uint16, np.float32)
 
 # room for headers, HDF5 metadata and chunk indexes on top of the array's bytes
-_MARGIN_BYTES = 1 << 20
+_MARGIN_BYTES = 1 << 16
 
 
 def _needed_bytes(nbytes: int) -> int:
@@ -245,7 +245,8 @@ def _write_mrc(file: Path, data, pixel_size, overwrite: bool) -> None:
         data = data.astype(np.complex64 if data.dtype.kind == "c" else np.float32)
     check_free_space(file, _needed_bytes(data.nbytes))
     with atomic_path(file, overwrite=overwrite) as tmp:
-        with mrcfile.new(tmp, overwrite=True) as mrc:
+        mrc = mrcfile.new(tmp, overwrite=True)
+        try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 mrc.set_data(data)
@@ -254,6 +255,13 @@ def _write_mrc(file: Path, data, pixel_size, overwrite: bool) -> None:
                 _finite_header_stats(mrc, data)
             if pixel_size is not None:
                 mrc.voxel_size = pixel_size.to("Å")
+            mrc.close()
+        except BaseException:
+            # close() flushes first and, on a full disk, fails before releasing the file:
+            # release it here or the discarded temporary keeps its disk space
+            with contextlib.suppress(Exception):
+                mrc._iostream.close()
+            raise
 
 
 def _finite_header_stats(mrc, data: np.ndarray) -> None:
@@ -369,7 +377,9 @@ def _add_to_hdf5(file: Path, dataset, data, pixel_size, attrs, memory, stored: i
                 if created is not None and created in h5:
                     del h5[created]
             raise
-    except OSError as exc:
+    except DiskFullError:
+        raise
+    except (OSError, RuntimeError) as exc:
         full = disk_full_reason(exc)
         if full:
             raise DiskFullError(file, *full) from exc

@@ -1,38 +1,25 @@
-"""Atomic file output: write to a temporary file in the target folder, then rename."""
+"""Atomic file output for figures, reports and JSON: the file appears complete or not at all."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-from pathlib import Path
+
+from toupy.io._atomic import atomic_stream
 
 __all__ = ["atomic_write"]
 
 
-def _default_permissions() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb"):
-    """Open a temporary file next to ``path``; rename it over ``path`` on success.
+def atomic_write(path: str | os.PathLike, mode: str = "wb", *, overwrite: bool = True):
+    """Open a temporary file for ``path`` (``'wb'`` or ``'w'``, UTF-8); it becomes ``path`` on success.
 
-    On any error (including KeyboardInterrupt) the temporary file is removed
-    and ``path`` is left as it was. The file gets the usual permissions
-    (``0666`` minus the umask), not ``mkstemp``'s private ``0600``.
+    The temporary is anonymous where the platform allows (nothing visible if
+    the run is killed), else ``.<name>.<pid>.<hex>.toupy-part`` in the same
+    folder, removed by a later write once stale. On any error (including
+    KeyboardInterrupt) nothing is left and ``path`` is as it was; a full disk
+    raises :class:`toupy.io.DiskFullError` naming ``path``. The file gets the
+    usual permissions (``0666`` minus the umask).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, mode) as stream:
-            yield stream
-        os.chmod(tmp, _default_permissions())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_stream(path, mode, overwrite=overwrite) as stream:
+        yield stream
