@@ -26,6 +26,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses as _dataclasses
 from functools import cached_property as _cached_property
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from ._results import MAP_STATISTICS
 from ._shells import shell_index
 from ._thresholds import HALFBIT_SNR, ONEBIT_SNR, ssnr_from_fsc
 from ._windows import (
+    DEFAULT_APOD_WIDTH,
     circle,
     full_window,
     legacy_circle,
@@ -102,7 +104,7 @@ class FourierShellCorr:
         img2,
         threshold="halfbit",
         ring_thick=1,
-        apod_width=20,
+        apod_width=DEFAULT_APOD_WIDTH,
         pixel_size=1.0,
         *,
         window="circle",
@@ -110,6 +112,7 @@ class FourierShellCorr:
         mask=None,
         workers=None,
     ):
+        self._validation_warnings = []  # e.g. the default apod_width fitted to a small box
         (
             self.img1,
             self.img2,
@@ -119,7 +122,8 @@ class FourierShellCorr:
             self.window,
             self.pixel_size,
             self.mask,
-        ) = _validated(img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask)
+        ) = _validated(img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask,
+                       self._validation_warnings)
         self.unit = unit
         self.workers = workers
         self.ndim = self.img1.ndim
@@ -134,12 +138,26 @@ class FourierShellCorr:
         """The result of the functional core (an :class:`~toupy.resolution.FSCResult`;
         an :class:`~toupy.resolution.SSNRResult` for :class:`SSNRPlot`), computed once."""
         if self._result is None:
-            self._result = self._estimator(
+            self._result = self._with_validation_warnings(self._estimator(
                 self.img1, self.img2, threshold=self.threshold, ring_thick=self.ring_thick,
                 apod_width=self.apod_width, window=self.window, pixel_size=self.pixel_size,
                 unit=self.unit, mask=self.mask, workers=self.workers,
-            )
+            ))
         return self._result
+
+    def _with_validation_warnings(self, result):
+        """``result`` with the warnings issued while the arguments were checked first
+        (the estimator was given the adjusted values and had nothing to say about them)."""
+        if not self._validation_warnings:
+            return result
+        kept = tuple(self._validation_warnings) + tuple(
+            w for w in result.warnings if w not in self._validation_warnings)
+        return _dataclasses.replace(result, warnings=kept)
+
+    @property
+    def warnings(self) -> tuple:
+        """The warnings issued for this computation (``result.warnings``), one sentence each."""
+        return self.result.warnings
 
     def _expose_crossing(self):
         """Copy the shell axis, threshold and crossing of ``result`` to attributes."""
@@ -296,13 +314,17 @@ class FSCPlot(FourierShellCorr):
     nyquist_limited : bool
         The curve never drops below the threshold: the resolution is only an
         upper bound (2 pixels full period).
+    warnings : tuple of str
+        Warnings issued for this computation (a failed assumption such as
+        halves that are not independent, an adjusted default), one sentence
+        each; empty for a clean input.
     result : FSCResult
         Everything above plus counts per shell, parameters and units.
     """
 
     _name = "FSC"
 
-    def __init__(self, img1, img2, threshold="halfbit", ring_thick=1, apod_width=20, pixel_size=1.0, **kwargs):
+    def __init__(self, img1, img2, threshold="halfbit", ring_thick=1, apod_width=DEFAULT_APOD_WIDTH, pixel_size=1.0, **kwargs):
         super().__init__(img1, img2, threshold, ring_thick, apod_width, pixel_size, **kwargs)
         res = self._expose_crossing()
         self.FSC = res.fsc
@@ -351,7 +373,7 @@ class FRCPlot(FSCPlot):
 
     _name = "FRC"
 
-    def __init__(self, img1, img2, threshold="halfbit", ring_thick=1, apod_width=20, pixel_size=1.0, **kwargs):
+    def __init__(self, img1, img2, threshold="halfbit", ring_thick=1, apod_width=DEFAULT_APOD_WIDTH, pixel_size=1.0, **kwargs):
         for name, image in (("img1", img1), ("img2", img2)):
             ndim = np.ndim(image)
             if ndim != 2:
@@ -382,10 +404,14 @@ class SSNRPlot(FourierShellCorr):
         Nyquist shell.
     fn, fn_res, fn_res_cpx, resolution_full, resolution_half, nyquist_limited
         As in :class:`FSCPlot`.
+    warnings : tuple of str
+        Warnings issued for this computation (a failed assumption such as
+        halves that are not independent, an adjusted default), one sentence
+        each; empty for a clean input.
     result : SSNRResult
     """
 
-    def __init__(self, img1, img2, threshold="halfbit", ring_thick=1, apod_width=20, pixel_size=1.0, **kwargs):
+    def __init__(self, img1, img2, threshold="halfbit", ring_thick=1, apod_width=DEFAULT_APOD_WIDTH, pixel_size=1.0, **kwargs):
         super().__init__(img1, img2, threshold, ring_thick, apod_width, pixel_size, **kwargs)
         res = self._expose_crossing()
         self.FSC = res.fsc
@@ -510,6 +536,10 @@ class RandomFSC(FourierShellCorr):
         Nyquist, cycles/pixel, full and half period in ``pixel_size`` units).
     random_seed : int
         Seed actually used.
+    warnings : tuple of str
+        Warnings issued for this computation (a failed assumption such as
+        halves that are not independent, an adjusted default), one sentence
+        each; empty for a clean input.
     result : RandomFSCResult
         Everything above plus the uncorrected results and units.
 
@@ -538,7 +568,7 @@ class RandomFSC(FourierShellCorr):
         img2,
         threshold="halfbit",
         ring_thick=1,
-        apod_width=20,
+        apod_width=DEFAULT_APOD_WIDTH,
         fsc_cutoff=0.8,
         random_seed=None,
         pixel_size=1.0,
@@ -566,12 +596,12 @@ class RandomFSC(FourierShellCorr):
     def result(self):
         """The :class:`RandomFSCResult` (computed on first access)."""
         if self._result is None:
-            self._result = phase_randomized_fsc(
+            self._result = self._with_validation_warnings(phase_randomized_fsc(
                 self.img1, self.img2, threshold=self.threshold, ring_thick=self.ring_thick,
                 apod_width=self.apod_width, fsc_cutoff=self.fsc_cutoff,
                 random_seed=self.random_seed, pixel_size=self.pixel_size, unit=self.unit,
                 window=self.window, mask=self.mask, workers=self.workers,
-            )
+            ))
         return self._result
 
     def fouriercorr(self):
@@ -702,6 +732,10 @@ class LocalFSC:
         full-period map in pixels.
     resolution_median_half, resolution_mean_half, resolution_std_half : float
         The same for the half-period map, in pixels.
+    warnings : tuple of str
+        Warnings issued for this computation (a failed assumption such as
+        halves that are not independent, an adjusted default), one sentence
+        each; empty for a clean input.
     result : LocalFSCResult
         Everything above plus the box-centre grid, per-box frequencies
         (cycles/pixel), curves, Nyquist-limited flags and the parameters.
@@ -758,6 +792,7 @@ class LocalFSC:
         self.threshold = res.threshold
         self.unit = res.unit
         self.ndim = len(res.shape)
+        self.warnings = res.warnings
         self.resolution_map = res.resolution_map
         for name in MAP_STATISTICS:  # resolution_median/mean/std and their _half forms
             setattr(self, name, getattr(res, name))

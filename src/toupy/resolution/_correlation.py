@@ -28,6 +28,7 @@ import numpy as np
 import scipy.fft
 
 from . import _kernels
+from ._checks import warn_assumption
 from ._crossing import first_crossing, shell_to_frequency
 from ._fftinto import fftn_into, rfftn_into
 from ._results import FSCResult, SSNRResult, length_unit
@@ -41,6 +42,7 @@ from ._thresholds import (
 from ._progress import progress
 from ._storage import FileStore, MemoryStore, SlabSource, check_tmp_dir, is_lazy, read_ahead
 from ._validate import (
+    check_finite,
     check_mask,
     check_nonnegative_int,
     check_pair,
@@ -48,9 +50,16 @@ from ._validate import (
     parse_bytes,
     work_dtype,
 )
-from ._windows import validate_apod_width, validate_window, window_factors, window_rows
+from ._windows import (
+    DEFAULT_APOD_WIDTH,
+    validate_apod_width,
+    validate_window,
+    window_factors,
+    window_rows,
+)
 
-__all__ = ["ShellSums", "fourier_shell_sums", "pool_shells", "fsc", "ssnr", "default_workers"]
+__all__ = ["ShellSums", "fourier_shell_sums", "pool_shells", "fsc", "ssnr", "default_workers",
+           "warn_if_dependent"]
 
 _SLAB_BYTES = 64 << 20
 _PENCIL_BYTES = 8 << 20
@@ -178,8 +187,7 @@ def _weighted_mean(source, geometry, dtype, name: str, subtract_mean: bool, budg
 
 def _checked_means(name, sums, low, high) -> list[float]:
     """Weighted means from (Σ w x, Σ w) per part; raise on NaN/inf or a constant input."""
-    if not (np.all(np.isfinite(sums)) and np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-        raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
+    check_finite([*np.ravel(sums), *low, *high], name)
     if np.all(low == high):
         raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
     return [s_wx / s_w if s_w > 0 else 0.0 for s_wx, s_w in sums]
@@ -227,8 +235,7 @@ def _transform_slabs_with_stats(source, store, geometry, shift, subtract_mean, d
             slab_moments = _kernels.window_stats_into(
                 slab, shift, geometry.profile[a:b], geometry.plane, buffer[: b - a]
             )
-            if not np.all(np.isfinite(slab_moments)):  # before anything more is transformed or written
-                raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
+            check_finite(slab_moments, name)  # before anything more is transformed or written
             moments += slab_moments
             if not single:
                 rfftn_into(buffer[: b - a], store.slab(a, b), (1, 2), workers)
@@ -495,15 +502,58 @@ def _correlation_from_sums(pooled: np.ndarray, complex_input: bool, legacy: bool
     return curve
 
 
-def _validated(img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask=None):
+def _validated(img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask=None,
+               record=None):
+    """The checked arguments of the shell-correlation estimators.
+
+    Warnings about adjusted defaults (a default ``apod_width`` fitted to a
+    small box) are appended to ``record``.
+    """
     a, b = check_pair(img1, img2)
     mask = check_mask(mask, a.shape)
     threshold = validate_threshold(threshold)
     ring_thick = check_nonnegative_int(ring_thick, "ring_thick")
+    count = n_shells(a.shape)
+    if ring_thick >= count:
+        raise ValueError(
+            f"ring_thick must be smaller than the number of shells, {count} for shape {a.shape} "
+            f"(every point would pool the whole spectrum); got {ring_thick}"
+        )
     window = validate_window(window)
-    apod_width = validate_apod_width(apod_width, a.shape, window)
+    apod_width = validate_apod_width(apod_width, a.shape, window, record)
     pixel_size = check_pixel_size(pixel_size)
     return a, b, threshold, ring_thick, apod_width, window, pixel_size, mask
+
+
+#: ``1 - |FSC|`` below this on every shell up to Nyquist means dependent halves: two
+#: independent measurements would need an SNR above a million at Nyquist to get there
+_DEPENDENT_GAP = 1e-6
+
+
+def warn_if_dependent(sums: np.ndarray, complex_input: bool, n_out: int, record: list,
+                      names: str = "img1 and img2", stacklevel: int = 5) -> None:
+    """Warn when the halves are one image twice, or one an affine function of the other.
+
+    Such halves (``a`` and ``3a + 1``; ``a`` and ``-a``) give ``|FSC| = 1`` on
+    every shell by construction. Independent halves, however high their SNR,
+    keep ``1 - FSC ≈ N/S`` of their noise at Nyquist. Read from the per-shell
+    sums the engine returns (single shells 1 .. ``n_out - 1``), so it costs no
+    pass over the data.
+    """
+    curve = np.abs(_correlation_from_sums(sums[:, 1:n_out], complex_input, legacy=False))
+    curve = curve[np.isfinite(curve)]
+    if curve.size == 0:
+        return
+    gap = 1.0 - float(curve.min())
+    if gap < _DEPENDENT_GAP:
+        lowest = f"1 - {gap:.1e}" if gap > 0 else "1"
+        warn_assumption(
+            f"{names} are not independent: |FSC| is above 1 - {_DEPENDENT_GAP:g} on every shell up "
+            f"to Nyquist (lowest {lowest}: the same data twice, or one an affine function of the other), so the "
+            "curve and the resolution mean nothing; use two independently measured or "
+            "reconstructed halves.",
+            record, stacklevel=stacklevel,
+        )
 
 
 def fsc(
@@ -512,7 +562,7 @@ def fsc(
     *,
     threshold: str | float = "halfbit",
     ring_thick: int = 1,
-    apod_width: int = 20,
+    apod_width: int = DEFAULT_APOD_WIDTH,
     window: str | None = "circle",
     pixel_size: float = 1.0,
     unit: str | None = None,
@@ -603,8 +653,9 @@ def fsc(
     >>> res.nyquist_limited
     True
     """
+    record = []
     a, b, threshold, ring_thick, apod_width, window, pixel_size, mask = _validated(
-        img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask
+        img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask, record
     )
     legacy = window == "toupy"
     common = dict(window=window, apod_width=apod_width, threshold=threshold,
@@ -618,7 +669,7 @@ def fsc(
     else:
         sums = fourier_shell_sums(a, b, **common, workers=workers, memory_limit=memory_limit,
                                   tmp_dir=tmp_dir, max_shell=_last_pooled_shell(a.shape, ring_thick))
-    return _result_from_sums(sums, threshold, ring_thick, apod_width, window, pixel_size, unit)
+    return _result_from_sums(sums, threshold, ring_thick, apod_width, window, pixel_size, unit, record)
 
 
 def _last_pooled_shell(shape: tuple[int, ...], ring_thick: int) -> int:
@@ -626,11 +677,13 @@ def _last_pooled_shell(shape: tuple[int, ...], ring_thick: int) -> int:
     return n_shells(shape) - 1 + max(ring_thick, 1) // 2
 
 
-def _result_from_sums(sums: ShellSums, threshold, ring_thick, apod_width, window, pixel_size, unit):
+def _result_from_sums(sums: ShellSums, threshold, ring_thick, apod_width, window, pixel_size, unit,
+                      record: list):
     shape = sums.shape
     nmax = max(shape)
     count = n_shells(shape)
     legacy = window == "toupy"
+    warn_if_dependent(sums.sums, sums.complex_input, count, record)
     pooled = pool_shells(sums.sums, ring_thick, count)
     curve = _correlation_from_sums(pooled, sums.complex_input, legacy)
     n_per_shell = pooled[4]
@@ -666,6 +719,7 @@ def _result_from_sums(sums: ShellSums, threshold, ring_thick, apod_width, window
         unit=length_unit(pixel_size, unit),
         shape=tuple(shape),
         complex_input=sums.complex_input,
+        warnings=tuple(record),
     )
 
 
@@ -675,7 +729,7 @@ def ssnr(
     *,
     threshold: str | float = "halfbit",
     ring_thick: int = 1,
-    apod_width: int = 20,
+    apod_width: int = DEFAULT_APOD_WIDTH,
     window: str | None = "circle",
     pixel_size: float = 1.0,
     unit: str | None = None,

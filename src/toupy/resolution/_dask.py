@@ -30,7 +30,7 @@ from . import _kernels
 from ._correlation import ShellSums, _as_work, _Geometry
 from ._results import statistics_dict
 from ._shells import max_shell_index
-from ._validate import work_dtype
+from ._validate import check_finite, native_order, work_dtype
 
 __all__ = [
     "is_dask_array",
@@ -134,7 +134,11 @@ def dask_shell_sums(
     views = []
     for image in (img1, img2):
         view = image[:, np.newaxis, :] if image.ndim == 2 else image
-        views.append(view.rechunk((rows, n1, n2)))
+        view = view.rechunk((rows, n1, n2))
+        if not view.dtype.isnative:  # every block enters the kernels in the machine's byte order
+            native = view.dtype.newbyteorder("=")
+            view = view.map_blocks(native_order, dtype=native, meta=np.empty((0, 0, 0), native))
+        views.append(view)
 
     # stage 1: statistics per slab
     stats = []
@@ -150,8 +154,7 @@ def dask_shell_sums(
         parts = np.array(per_slab)  # (slabs, parts, 4)
         weighted, weight = parts[:, :, 0].sum(axis=0), parts[:, :, 1].sum(axis=0)
         low, high = parts[:, :, 2].min(axis=0), parts[:, :, 3].max(axis=0)
-        if not (np.all(np.isfinite(weighted)) and np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-            raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
+        check_finite([weighted, low, high], name)
         if np.all(low == high):
             raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
         mean = weighted / np.where(weight > 0, weight, 1.0) if subtract_mean else np.zeros(len(weight))

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _dask, _kernels
-from ._correlation import default_workers
+from ._correlation import default_workers, warn_if_dependent
 from ._crossing import first_crossing
 from ._dask import (
     assemble_region,
@@ -58,7 +58,15 @@ from ._progress import progress
 from ._results import ResolutionMapViews, jsonable, length_unit, map_statistics, statistics_dict
 from ._shells import hermitian_weights, shell_frequencies
 from ._thresholds import threshold_curve, threshold_label, validate_threshold
-from ._validate import check_mask, check_pair, check_pixel_size, check_positive_int, work_dtype
+from ._validate import (
+    check_finite,
+    check_mask,
+    check_pair,
+    check_pixel_size,
+    check_positive_int,
+    native_order,
+    work_dtype,
+)
 from ._windows import hann_profile
 
 __all__ = ["LocalFSCResult", "local_fsc", "box_starts"]
@@ -125,6 +133,9 @@ class LocalFSCResult(ResolutionMapViews):
         The parameters used (``unit`` labels physical lengths).
     complex_input : bool
         Whether the modulus of the complex cross sum was used (D1).
+    warnings : tuple of str
+        The warnings issued for this result, one sentence each; empty for a
+        clean input.
     """
 
     resolution_map: np.ndarray
@@ -151,6 +162,7 @@ class LocalFSCResult(ResolutionMapViews):
     masked: bool = False
     complex_input: bool = False
     extras: dict = field(default_factory=dict)
+    warnings: tuple = ()
 
     # -- derived views ---------------------------------------------------------
     @property
@@ -641,11 +653,6 @@ def _boxes_from_cells(occupancy: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- validation
-def _check_finite(array: np.ndarray, name: str) -> None:
-    if array.dtype.kind in "fc" and not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
-
-
 def _check_values(array: np.ndarray, name: str) -> None:
     """Reject NaN/inf and constant inputs.
 
@@ -659,10 +666,10 @@ def _check_values(array: np.ndarray, name: str) -> None:
         view = array[np.newaxis] if array.ndim == 2 else array
         total, _, low, high = _kernels.block_stats(view, np.ones(view.shape[0]), np.ones(view.shape[1:]))
         if not math.isfinite(total):
-            _check_finite(array, name)
+            check_finite(array, name)
         constant = low == high
     else:
-        _check_finite(array, name)
+        check_finite(array, name)
         parts = (array.real, array.imag) if array.dtype.kind == "c" else (array,)
         constant = all(part.min() == part.max() for part in parts)
     if constant:
@@ -961,7 +968,8 @@ def local_fsc(
         a, b = _as_dask_pair(a, b)
         mask, map_mask, computed = _dask_mask(mask, shape, centers, a.chunks)
     else:
-        a, b = np.asarray(a), np.asarray(b)  # h5py / zarr inputs are loaded here
+        # h5py / zarr inputs are loaded here, in the machine's byte order
+        a, b = (native_order(np.asarray(x)) for x in (a, b))
         mask = check_mask(mask, shape)
         computed = np.ones(grid_shape, dtype=bool) if mask is None else _active_boxes(mask, centers)
         for array, name in ((a, "vol1"), (b, "vol2")):
@@ -983,6 +991,9 @@ def local_fsc(
         extras = {"batch_size": batch, "n_batches": n_batches}
     curves = _box_curves(sums, complex_input)
     n_bins = box_size // 2 + 1
+    record = []
+    # the sums of all boxes: identical or affine halves are so in every box
+    warn_if_dependent(sums.sum(axis=0), complex_input, n_bins, record, "vol1 and vol2", stacklevel=4)
     # every box has the same geometry, hence the same counts (a non-empty mask leaves >= 1 box)
     n_per_shell = sums[0, 4].copy()
     thresholds = threshold_curve(n_per_shell, threshold)
@@ -1028,6 +1039,7 @@ def local_fsc(
         masked=mask is not None,
         complex_input=complex_input,
         extras=extras,
+        warnings=tuple(record),
     )
 
 
@@ -1037,6 +1049,7 @@ def _slab_view(x, dtype) -> np.ndarray:
     # the compiled box kernel reads integers and float32/64 directly; lift the rest
     if x.dtype.kind == "b" or x.dtype in (np.float16, np.longdouble):
         x = x.astype(dtype)
+    x = native_order(x)
     return x[np.newaxis] if x.ndim == 2 else x
 
 
@@ -1068,9 +1081,9 @@ def _mask_block_summary(block, centers, shape, origin):
     block = np.asarray(block)
     finite = block.dtype.kind not in "fc" or bool(np.isfinite(block).all())
     if block.size == 0:
-        return finite, False, None
+        return finite, False, 0.0, None
     first, occupancy = _cell_occupancy_local(block, centers, shape, origin)
-    return finite, bool(np.any(block != 0)), (first, occupancy)
+    return finite, bool(np.any(block != 0)), float(block.min()), (first, occupancy)
 
 
 def _dask_mask(mask, shape, centers, chunks):
@@ -1099,12 +1112,14 @@ def _dask_mask(mask, shape, centers, chunks):
         for index in np.ndindex(blocks.shape)
     ]
     summaries = dask.compute(*tasks)
-    if not all(finite for finite, _, _ in summaries):
-        raise ValueError("mask contains NaN or infinite values")
-    if not any(nonzero for _, nonzero, _ in summaries):
+    check_finite([finite for finite, _, _, _ in summaries], "mask")
+    lowest = min(low for _, _, low, _ in summaries)
+    if lowest < 0:
+        raise ValueError(f"mask must be non-negative (weights between 0 and 1); its minimum is {lowest:g}")
+    if not any(nonzero for _, nonzero, _, _ in summaries):
         raise ValueError("mask is zero everywhere: nothing would be correlated")
     occupancy = np.zeros(tuple(n + 1 for n in grid), dtype=bool)
-    for _, _, part in summaries:
+    for _, _, _, part in summaries:
         if part is not None:
             first, local = part
             occupancy[tuple(slice(f, f + n) for f, n in zip(first, local.shape))] |= local
@@ -1161,8 +1176,7 @@ def _dask_box_shell_sums(x1, x2, corners, box_size, complex_input, dtype, memory
     results, checks1, checks2 = dask.compute(tasks, *checks)
     for name, per_chunk in (("vol1", checks1), ("vol2", checks2)):
         finite, constant = combine_value_checks(per_chunk)
-        if not finite:
-            raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first")
+        check_finite(finite, name)
         if constant:
             raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
     n_bins = box_size // 2 + 1

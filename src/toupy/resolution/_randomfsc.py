@@ -24,19 +24,20 @@ import dataclasses
 import json
 import math
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
 
 from . import _kernels
+from ._checks import warn_assumption
 from ._correlation import _validated, default_workers, fsc
 from ._crossing import first_crossing, shell_to_frequency
 from ._progress import progress
 from ._results import FSCResult, ShellCurveViews, jsonable
 from ._shells import block_shell_index, shell_frequencies
 from ._validate import work_dtype
+from ._windows import DEFAULT_APOD_WIDTH
 
 __all__ = [
     "RandomFSCResult",
@@ -110,6 +111,9 @@ class RandomFSCResult(ShellCurveViews):
         system when none was given); passing it again reproduces the result.
     threshold, ring_thick, apod_width, window, pixel_size, unit, shape, complex_input
         Parameters and input description (``unit`` labels every length).
+    warnings : tuple of str
+        The warnings issued for this result (those of the three FSCs
+        included), one sentence each; empty for a clean input.
     """
 
     fn: np.ndarray
@@ -140,6 +144,7 @@ class RandomFSCResult(ShellCurveViews):
     unit: str
     shape: tuple
     complex_input: bool = False
+    warnings: tuple = ()
 
     @property
     def shells(self) -> np.ndarray:
@@ -450,14 +455,13 @@ def _crossing(curve, thresholds, shape, pixel_size):
     )
 
 
-def _warn_about(result: RandomFSCResult, degenerate: np.ndarray) -> None:
+def _warn_about(result: RandomFSCResult, degenerate: np.ndarray, record: list) -> None:
     if degenerate.size:
-        warnings.warn(
+        warn_assumption(
             f"FSC_rand is within {_DEGENERATE:g} of 1 in shells {degenerate.tolist()}: the mask "
             "alone correlates the halves there, so FSC_corr is set to 0 in those shells. "
             "Use a softer mask.",
-            UserWarning,
-            stacklevel=3,
+            record,
         )
     if result.crossing_shell is not None:
         shell = min(int(round(result.crossing_shell)), result.fsc_rand.size - 1)
@@ -466,24 +470,22 @@ def _warn_about(result: RandomFSCResult, degenerate: np.ndarray) -> None:
         # by chance, so the value must also exceed three noise standard deviations.
         limit = max(_RAND_WARN, 3.0 / math.sqrt(max(result.n_per_shell[shell], 1.0)))
         if value > limit:
-            warnings.warn(
+            warn_assumption(
                 f"FSC_rand = {value:.3f} (> {limit:.3f}) at the resolution shell {shell}: the "
                 "mask or window itself correlates the halves there and the corrected "
                 "resolution may be wrong. Use a softer mask (wider soft edge) or a smoother "
                 "window.",
-                UserWarning,
-                stacklevel=3,
+                record,
             )
     unmasked = result.unmasked.crossing_shell
     if result.masked and unmasked is not None and result.crossing_shell is not None:
         # Interpolated crossings jitter by a fraction of a shell; one shell is a real difference.
         if unmasked > result.crossing_shell + 1.0:
-            warnings.warn(
+            warn_assumption(
                 f"The FSC without the mask extends beyond the corrected masked FSC "
                 f"({result.unmasked.resolution_full:.4g} vs {result.resolution_full:.4g} "
                 f"{result.unit} full period): the mask may cut into the object. Check the mask.",
-                UserWarning,
-                stacklevel=3,
+                record,
             )
 
 
@@ -496,7 +498,7 @@ def phase_randomized_fsc(
     *,
     threshold: str | float = "halfbit",
     ring_thick: int = 1,
-    apod_width: int = 20,
+    apod_width: int = DEFAULT_APOD_WIDTH,
     fsc_cutoff: float = 0.8,
     random_seed: int | None = None,
     pixel_size: float = 1.0,
@@ -565,7 +567,7 @@ def phase_randomized_fsc(
 
     Warns
     -----
-    UserWarning
+    ResolutionWarning
         If ``FSC_rand`` at the resolution shell exceeds both 0.1 (RELION's
         limit) and ``3/sqrt(n)`` (three noise standard deviations, which
         matters for the small shells of 2-D images), if the unmasked FSC
@@ -615,8 +617,9 @@ def phase_randomized_fsc(
     >>> np.array_equal(res.fsc_corr[below], res.fsc_obs[below], equal_nan=True)
     True
     """
+    record = []
     a, b, threshold, ring_thick, apod_width, window, pixel_size, mask = _validated(
-        img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask
+        img1, img2, threshold, ring_thick, apod_width, window, pixel_size, mask, record
     )
     fsc_cutoff = _check_fsc_cutoff(fsc_cutoff)
     seed = _check_seed(random_seed)
@@ -665,5 +668,7 @@ def phase_randomized_fsc(
         shape=tuple(a.shape),
         complex_input=observed.complex_input,
     )
-    _warn_about(result, degenerate)
-    return result
+    for part in (unmasked, observed, randomized):
+        record.extend(w for w in part.warnings if w not in record)
+    _warn_about(result, degenerate, record)
+    return dataclasses.replace(result, warnings=tuple(record))

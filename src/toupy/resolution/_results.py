@@ -171,6 +171,9 @@ class FSCResult(ShellCurveViews):
         The parameters used (``unit`` labels every length).
     complex_input : bool
         Whether the modulus of the complex cross sum was used.
+    warnings : tuple of str
+        The warnings issued for this result (a failed assumption, an adjusted
+        default), one sentence each; empty for a clean input.
     """
 
     fn: np.ndarray
@@ -193,6 +196,7 @@ class FSCResult(ShellCurveViews):
     shape: tuple
     complex_input: bool = False
     extras: dict = field(default_factory=dict)
+    warnings: tuple = ()
 
     @property
     def shells(self) -> np.ndarray:

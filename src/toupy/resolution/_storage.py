@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._validate import native_order
+
 _IOV_MAX = min(1024, os.sysconf("SC_IOV_MAX")) if hasattr(os, "sysconf") else 1024
 
 __all__ = ["is_lazy", "SlabSource", "MemoryStore", "FileStore", "check_tmp_dir", "read_ahead"]
@@ -102,34 +104,40 @@ class SlabSource:
     def __init__(self, array, view_shape: tuple[int, int, int]):
         self.array = array
         self.view_shape = tuple(view_shape)
-        self.dtype = np.dtype(array.dtype)
+        #: the stored type, and the type of the slabs handed out (the machine's byte order)
+        self.stored_dtype = np.dtype(array.dtype)
+        self.dtype = self.stored_dtype.newbyteorder("=")
         self._new_axis = array.ndim == 2 and view_shape[0] == 1 and array.shape[0] != 1
         self._file = _backing_file(array)
-        self._buffers = _BufferPair(self.dtype)
+        self._buffers = _BufferPair(self.stored_dtype)
 
     def read(self, a: int, b: int) -> np.ndarray:
-        """Slab ``a:b`` of the view (a view of an in-memory array, a copy otherwise).
+        """Slab ``a:b`` of the view, in the machine's byte order.
 
-        A copy read from a file lives in one of two reused buffers: it stays
-        valid until the second read after this one (enough to read one slab
-        ahead while the previous one is being used).
+        A view of an in-memory array (a copy when it is stored in the other
+        byte order), a copy otherwise. A copy read from a file lives in one of
+        two reused buffers, byte-swapped in place when needed: it stays valid
+        until the second read after this one (enough to read one slab ahead
+        while the previous one is being used).
         """
         if self._new_axis:
-            return np.asarray(self.array)[np.newaxis]
+            return native_order(np.asarray(self.array))[np.newaxis]
         if self._file is not None:
-            return self._pread(a, b).reshape((b - a,) + self.view_shape[1:])
+            slab = native_order(self._pread(a, b), in_place=True)
+            return slab.reshape((b - a,) + self.view_shape[1:])
         if isinstance(self.array, np.memmap):
-            slab = np.array(self.array[a:b])
+            slab = native_order(np.array(self.array[a:b]), in_place=True)
             self._release(a, b)
         elif isinstance(self.array, np.ndarray):
-            slab = self.array[a:b]
-        else:
+            slab = native_order(self.array[a:b])
+        else:  # h5py / zarr: a fresh array (swapped in place unless it is a view of a cache)
             slab = np.asarray(self.array[a:b])
+            slab = native_order(slab, in_place=slab.flags.owndata and slab.flags.writeable)
         return slab.reshape((b - a,) + self.view_shape[1:])
 
     def close(self) -> None:
         """Drop the read buffers (the source can still be read: they come back)."""
-        self._buffers = _BufferPair(self.dtype)
+        self._buffers = _BufferPair(self.stored_dtype)
 
     def _pread(self, a: int, b: int) -> np.ndarray:
         """Rows ``a:b`` of a C-ordered memmap read with ``pread`` into a reused buffer:
@@ -138,7 +146,7 @@ class SlabSource:
         row_items = int(np.prod(self.array.shape[1:], dtype=np.int64))
         out = self._buffers.next((b - a) * row_items)
         with open(path, "rb", buffering=0) as f:
-            _pread_into(f.fileno(), out, offset + a * row_items * self.dtype.itemsize, path)
+            _pread_into(f.fileno(), out, offset + a * row_items * self.stored_dtype.itemsize, path)
         return out
 
     def _release(self, a: int, b: int) -> None:

@@ -14,6 +14,8 @@ __all__ = [
     "check_nonnegative_int",
     "check_positive_int",
     "work_dtype",
+    "native_order",
+    "check_finite",
     "check_mask",
     "parse_bytes",
 ]
@@ -127,8 +129,50 @@ def work_dtype(*arrays: np.ndarray) -> np.dtype:
     return np.dtype(np.float64 if wide else np.float32)
 
 
+def native_order(array: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """``array`` in the machine's byte order: itself when it already is, else byte-swapped.
+
+    Big-endian data (ImageJ's TIFF, MRC, HDF5 or NPY files written elsewhere)
+    hold the same numbers, but the compiled kernels read native numbers only.
+    Every block of input data passes here on its way into a kernel; for
+    native data it costs nothing.
+
+    Parameters
+    ----------
+    array : ndarray
+        A block of input data.
+    in_place : bool, optional
+        Swap the bytes of ``array`` itself (a buffer the caller owns, such as
+        a slab just read from a file) instead of making a swapped copy.
+    """
+    dtype = array.dtype
+    if dtype.isnative:
+        return array
+    native = dtype.newbyteorder("=")
+    if in_place:
+        return array.byteswap(inplace=True).view(native)
+    return array.astype(native)
+
+
+def check_finite(values, name: str) -> None:
+    """Raise the package's error for NaN or infinite values in the input ``name``.
+
+    ``values`` are the data themselves, sums taken over them (a sum is
+    non-finite whenever one of its terms is) or booleans "all finite" of
+    per-chunk checks, so the check costs nothing when it is fused into a
+    pass that reads the data anyway. Integer data are always finite.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "b":
+        finite = bool(values.all())
+    else:
+        finite = values.dtype.kind not in "fc" or bool(np.isfinite(values).all())
+    if not finite:
+        raise ValueError(f"{name} contains NaN or infinite values; replace or mask them first")
+
+
 def check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray | None:
-    """A real, finite, not all-zero weight array of ``shape`` (soft or binary), or None."""
+    """A real, finite, non-negative, not all-zero weight array of ``shape`` (soft or binary), or None."""
     if mask is None:
         return None
     array = np.asarray(mask)
@@ -137,8 +181,10 @@ def check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray |
     if array.shape != tuple(shape):
         raise ValueError(f"{name} must have the input shape {tuple(shape)}; got {array.shape}")
     array = array.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+    check_finite(array, name)
+    if array.min() < 0:
+        # a negative weight flips the sign of that region's contribution to the cross sum
+        raise ValueError(f"{name} must be non-negative (weights between 0 and 1); its minimum is {array.min():g}")
     if not np.any(array != 0):
         raise ValueError(f"{name} is zero everywhere: nothing would be correlated")
     return array

@@ -32,8 +32,11 @@ import numbers
 
 import numpy as np
 
+from ._checks import warn_assumption
+
 __all__ = [
     "WINDOWS",
+    "DEFAULT_APOD_WIDTH",
     "validate_window",
     "validate_apod_width",
     "tukey_profile",
@@ -47,6 +50,8 @@ __all__ = [
 ]
 
 WINDOWS = ("circle", "tukey", "hann", "toupy", None)
+#: windows whose edge is ``apod_width`` wide (``'hann'`` spans the whole axis)
+_EDGED = ("circle", "tukey", "toupy")
 
 
 def validate_window(window) -> str | None:
@@ -64,8 +69,42 @@ def validate_window(window) -> str | None:
     )
 
 
-def validate_apod_width(apod_width, shape: tuple[int, ...], window: str | None) -> int:
-    """Check ``apod_width`` is a non-negative integer that fits the image."""
+class _DefaultWidth(int):
+    """The documented default edge width (20), told apart from an explicit 20 by identity.
+
+    It is an ``int`` and prints as one, so signatures keep ``apod_width=20``.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return int.__repr__(self)
+
+
+#: default of every ``apod_width`` parameter; only this object is fitted to a small box
+DEFAULT_APOD_WIDTH = _DefaultWidth(20)
+
+
+def validate_apod_width(apod_width, shape: tuple[int, ...], window: str | None,
+                        record: list | None = None) -> int:
+    """Check ``apod_width`` is a non-negative integer that fits the image.
+
+    An edge needs ``2 * apod_width`` pixels along every axis. An explicit
+    width that does not fit raises ``ValueError``; the default
+    (:data:`DEFAULT_APOD_WIDTH`) is narrowed to a quarter of the shortest
+    axis instead (a 32³ subtomogram gets an 8-pixel edge) and a warning
+    saying so is issued and appended to ``record``.
+    """
+    smallest = min(shape)
+    if apod_width is DEFAULT_APOD_WIDTH and window in _EDGED and smallest < 2 * apod_width:
+        fitted = smallest // 4
+        warn_assumption(
+            f"apod_width left at its default {int(apod_width)} does not fit the shortest axis of "
+            f"{smallest} pixels (shape {tuple(shape)}): the window edge was narrowed to "
+            f"{fitted} pixels (a quarter of it); pass apod_width explicitly to choose another.",
+            record, stacklevel=5,
+        )
+        return fitted
     if isinstance(apod_width, bool) or not isinstance(apod_width, numbers.Integral):
         if isinstance(apod_width, numbers.Real) and float(apod_width).is_integer():
             apod_width = int(apod_width)
@@ -74,8 +113,7 @@ def validate_apod_width(apod_width, shape: tuple[int, ...], window: str | None) 
     apod_width = int(apod_width)
     if apod_width < 0:
         raise ValueError(f"apod_width must be a non-negative integer; got {apod_width}")
-    if window in ("circle", "tukey", "toupy") and apod_width > 0:
-        smallest = min(shape)
+    if window in _EDGED and apod_width > 0:
         if smallest < 2 * apod_width:
             raise ValueError(
                 f"apod_width={apod_width} needs every axis to be at least "
