@@ -619,6 +619,21 @@ def _h5_default(h5) -> str | None:
         signal = _h5_str(node.attrs["signal"])
         if signal in node and isinstance(node[signal], h5py.Dataset):
             return node[signal].name
+    if isinstance(node, h5py.Group) and node.name != "/":
+        marked = _h5_signal_dataset(node)
+        if marked is not None:
+            return marked.name
+    return None
+
+
+def _h5_signal_dataset(group):
+    """The dataset of ``group`` marked ``@signal=1`` (NeXus before 2014), or None."""
+    h5py = _require("h5py")
+    for item in group.values():
+        if isinstance(item, h5py.Dataset) and "signal" in item.attrs:
+            with contextlib.suppress(TypeError, ValueError):
+                if int(np.asarray(item.attrs["signal"]).ravel()[0]) == 1:
+                    return item
     return None
 
 
@@ -697,8 +712,11 @@ def _read_hdf5(path: Path, inner, metadata: bool) -> ImageFile:
             raise FileFormatError(f"{path}: has no dataset {target}{hint}") from None
         if isinstance(node, h5py.Group):
             signal = node.attrs.get("signal")
+            marked = _h5_signal_dataset(node)
             if signal is not None and _h5_str(signal) in node:
                 node = node[_h5_str(signal)]
+            elif marked is not None:
+                node = marked
             else:
                 raise FileFormatError(f"{path}:{target} is a group, not an array; name a dataset inside it")
         if not isinstance(node, h5py.Dataset):
@@ -747,7 +765,7 @@ def _read_mrc(path: Path, inner, metadata: bool) -> ImageFile:
 
 def _mrc_little_endian_fits(path: Path) -> str | None:
     """Why ``path`` cannot be read as a little-endian MRC file, or None when its header fits the file."""
-    from mrcfile.constants import HEADER_DTYPE
+    from mrcfile.dtypes import HEADER_DTYPE
     from mrcfile.utils import dtype_from_mode
 
     with open(path, "rb") as stream:
