@@ -247,3 +247,30 @@ def test_reading_a_closed_image_says_so(tmp_path, volume):
             with pytest.raises(ValueError, match=rf"{name}.*closed"):
                 access()
         image.close()   # closing twice is harmless
+
+
+# ----------------------------------------------------------------------------- microscope vendors' TIFF
+
+def test_thermo_fisher_fei_tiff_pixel_size_from_its_own_tag(tmp_path):
+    """FEI/Thermo SEM and FIB images: resolution tags say 72 dpi, the pixel size is in tag 34682."""
+    text = "[User]\r\nDate=12/08/2026\r\n[Beam]\r\nHV=5000\r\n[Scan]\r\nPixelWidth=1.25e-09\r\nPixelHeight=1.25e-09\r\n"
+    data = np.arange(64, dtype=np.uint16).reshape(8, 8)
+    tifffile.imwrite(tmp_path / "fei.tif", data, resolution=(72, 72), resolutionunit="INCH",
+                     extratags=[(34682, "s", 0, text, True)])
+    with read_image(tmp_path / "fei.tif") as image:
+        np.testing.assert_array_equal(image.read(), data)
+        assert str(image.pixel_size) == "1.25 nm" and "FEI" in image.pixel_size.source
+
+
+def test_zeiss_sem_tiff_pixel_size_with_its_unit(tmp_path):
+    text = "\r\n".join(["0", "AP_IMAGE_PIXEL_SIZE", "Image Pixel Size = 2.5 nm", "AP_WD", "WD = 5.1 mm"])
+    tifffile.imwrite(tmp_path / "sem.tif", np.zeros((8, 8), np.uint16), extratags=[(34118, "s", 0, text, True)])
+    assert str(read_image(tmp_path / "sem.tif").pixel_size) == "2.5 nm"
+
+
+def test_vendor_text_that_cannot_be_parsed_means_no_pixel_size(tmp_path):
+    text = "[Scan]\r\nPixelWidth=not measured\r\n"
+    tifffile.imwrite(tmp_path / "odd.tif", np.zeros((8, 8), np.uint16), extratags=[(34682, "s", 0, text, True)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(tmp_path / "odd.tif").pixel_size is None

@@ -388,10 +388,12 @@ def _pixel_from(value, unit, source: str, notes: dict) -> PixelSize | None:
     if unit:
         unit = unit.decode() if isinstance(unit, bytes) else str(unit)
         try:
-            return PixelSize(number, normalise_unit(unit), source)
+            canonical = normalise_unit(unit)
         except ValueError:
             notes["pixel_size_ignored"] = f"{source}: {number:g} in unknown unit {unit!r}"
             return None
+        # metres (vendor tags, TIFF resolution units) are shown in a readable unit: 1.25 nm
+        return PixelSize.from_metres(number, source) if canonical == "m" else PixelSize(number, canonical, source)
     try:
         return parse_length(number, name=source).with_source(f"{source} (no unit: metres)")
     except ValueError:
@@ -443,6 +445,9 @@ def _tiff_pixel(tif, notes: dict) -> PixelSize | None:
         pixel = _ome_pixel(tif.ome_metadata, notes)
         if pixel is not None:
             return pixel
+    vendor = _tiff_vendor_pixel(tif, notes)
+    if vendor is not None:
+        return vendor
     tags = page.tags
     xres = tags.get("XResolution")
     if xres is None:
@@ -467,6 +472,25 @@ def _tiff_pixel(tif, notes: dict) -> PixelSize | None:
         # dpi (ResolutionUnit inch or none) describes print size, not the sample
         return None
     return _pixel_from(units[resunit] / per_unit, "m", "TIFF resolution tags", notes)
+
+
+def _tiff_vendor_pixel(tif, notes: dict) -> PixelSize | None:
+    """Pixel size from electron-microscope vendor tags, whose TIFF resolution tags say only 72 dpi.
+
+    Thermo Fisher/FEI: ``[Scan] PixelWidth`` in metres (tags 34680/34682);
+    Zeiss SEM: ``AP_IMAGE_PIXEL_SIZE`` with its unit (tag 34118).
+    """
+    with contextlib.suppress(Exception):  # vendor text is free-form: unusable means absent
+        if tif.is_fei and tif.fei_metadata:
+            for section in ("Scan", "EScan", "IScan"):
+                width = (tif.fei_metadata.get(section) or {}).get("PixelWidth")
+                if width:
+                    return _pixel_from(float(width), "m", f"FEI metadata [{section}] PixelWidth", notes)
+        if tif.is_sem and tif.sem_metadata:
+            entry = tif.sem_metadata.get("ap_image_pixel_size") or tif.sem_metadata.get("ap_pixel_size")
+            if entry and len(entry) >= 3:
+                return _pixel_from(float(entry[1]), str(entry[2]), "Zeiss SEM metadata AP_IMAGE_PIXEL_SIZE", notes)
+    return None
 
 
 def _ome_pixel(xml_text: str, notes: dict) -> PixelSize | None:
