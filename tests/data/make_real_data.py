@@ -75,13 +75,17 @@ def sted_image(git_dir: str) -> dict:
 
 
 def emdb_map(git_dir: str, name: str) -> dict:
-    """A deposited EMDB map as float32 with its voxel size in angstrom."""
+    """A deposited EMDB map as float32 with the voxel size of each array axis in angstrom."""
     # mrcfile reads from a path or a stream object of its interpreter, not a BytesIO.
     with mrcfile.mrcinterpreter.MrcInterpreter(io.BytesIO(_blob(git_dir, f"tests/test_data/{name}")),
                                                permissive=True) as mrc:
         data = np.asarray(mrc.data, dtype=np.float32)
-        voxel = np.array([mrc.voxel_size.z, mrc.voxel_size.y, mrc.voxel_size.x], dtype=np.float64)
-    return {"map": data, "voxel_size_A": voxel}
+        cell_voxel = (mrc.voxel_size.x, mrc.voxel_size.y, mrc.voxel_size.z)
+        # Array axes are (sections, rows, columns); the header says which cell axis
+        # (1 = x, 2 = y, 3 = z) each one runs along.
+        order = (int(mrc.header.maps), int(mrc.header.mapr), int(mrc.header.mapc))
+    voxel = np.array([cell_voxel[axis - 1] for axis in order], dtype=np.float64)
+    return {"map": data, "voxel_size_A": voxel, "cell_axes": np.array(order, dtype=np.int8)}
 
 
 def main(savu: str, imdecorr: str, mrc: str) -> None:
