@@ -9,6 +9,17 @@ removes what it wrote if a later file fails, so a failed command leaves no
 output behind. It prints one summary line per run (a table for several), or
 the JSON document with ``--json``.
 
+Outputs are planned before anything is computed: the subcommand names every
+file each run will write (:class:`RunNames`) and :meth:`Session.plan` turns
+them into one :class:`OutputPlan`, refused when an output is the same file as
+an input (same inode: symlinks, hard links and relative paths included) or as
+another output. The writers write exactly the planned files. The output
+folders are created only when the first file is written (and removed again if
+the run created them and fails), and each is locked while the run writes into
+it (``fcntl.flock`` on ``.toupy-resolution.lock`` in the folder, removed
+afterwards), so two runs writing the same ``--out`` take turns and the folder
+always holds the complete set of one of them.
+
 Errors the user can fix (missing or damaged files, bad options, bad shapes)
 become one line on stderr and exit code 2, never a traceback.
 """
@@ -18,7 +29,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as _dt
+import errno
+import fcntl
 import functools
+import glob
 import io
 import json
 import math
@@ -38,6 +52,7 @@ from toupy.io import FileFormatError, ImageFile, PixelSize, parse_length, read_i
 __all__ = [
     "CLIError", "guard", "Run", "Session", "open_input", "choose_pixel_size", "figure_png",
     "PIXEL_SIZE", "THRESHOLD", "WINDOW", "output_options", "read_pairs", "in_memory",
+    "RunNames", "PlannedFile", "OutputPlan", "InputFile", "input_files", "folder_lock", "LOCK_NAME",
 ]
 
 EXIT_BAD_INPUT = 2
@@ -107,9 +122,7 @@ def guard(function):
         except OSError as exc:
             if _debug():
                 raise
-            name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-            text = exc.strerror if exc.strerror and name else str(exc)
-            raise CLIError(f"{name}{text}") from None
+            raise CLIError(os_error_text(exc)) from None
         except MemoryError:
             if _debug():
                 raise
@@ -122,6 +135,20 @@ def guard(function):
             ) from None
 
     return wrapper
+
+
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def os_error_text(exc: OSError, path=None) -> str:
+    """One line for an ``OSError``: the file, then what went wrong (a full disk said in words)."""
+    name = path if path is not None else getattr(exc, "filename", None)
+    prefix = f"{name}: " if name else ""
+    if exc.errno in _DISK_FULL:
+        return f"{prefix}the disk is full ({exc.strerror or 'no space left on device'}); free some space " \
+               "or choose another folder"
+    text = exc.strerror if exc.strerror and name else one_line(exc)
+    return f"{prefix}{text}"
 
 
 # ------------------------------------------------------------------ option types
@@ -377,8 +404,259 @@ def _stem(spec: str) -> str:
     return Path(name).stem or "input"
 
 
+# ------------------------------------------------------------------ planned outputs
+
+#: the lock file a run holds (``fcntl.flock``) in each folder it writes into
+LOCK_NAME = ".toupy-resolution.lock"
+
+
+@dataclass(frozen=True)
+class RunNames:
+    """The files one run will write, named before anything is computed.
+
+    Attributes
+    ----------
+    label : str
+        Prefix of the run's file names when a session holds several runs ('' for one).
+    figures, maps : tuple of str
+        The documented names (``FSC_3D.png``, ``LocalFSC_resmap.tif``).
+    json_name : str
+        The run's own JSON document (sessions with ``per_run_json``), or ''.
+    """
+
+    label: str = ""
+    figures: tuple = ()
+    maps: tuple = ()
+    json_name: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One file a session will write: where, what it is called in messages, what goes in it."""
+
+    path: Path
+    what: str            # how a one-line error names it ('figure', 'map', '--report', ...)
+    kind: str            # its writer: figure, map, side, run_json, table, json, report, extra
+    run: int = -1        # index of the run whose content it holds (-1: the session's own)
+    name: str = ""       # the run's name of the content (before the label prefix)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file or folder a run reads, and what it is to the user (``half 1``, ``--mask``)."""
+
+    path: Path
+    role: str
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Every file a session will write, in the order it writes them."""
+
+    files: tuple
+    runs: tuple = ()     # the RunNames the plan was made from
+
+    @property
+    def folders(self) -> tuple:
+        """The folders receiving files, each once, in a fixed order (the order they are locked in)."""
+        folders: dict = {}
+        for planned in self.files:
+            folders.setdefault(str(_absolute(planned.path.parent)), planned.path.parent)
+        return tuple(folders[key] for key in sorted(folders))
+
+    def get(self, kind: str, name: str = "") -> PlannedFile:
+        for planned in self.files:
+            if planned.kind == kind and planned.name == name:
+                return planned
+        raise InternalError(f"internal error (no planned {kind} output {name!r})")
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def _file_key(path: Path) -> tuple:
+    """What makes two paths one file: the inode when it exists, else the path with symlinks resolved."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return ("path", os.path.normcase(str(Path(path).resolve())))
+    return ("inode", status.st_dev, status.st_ino)
+
+
+def input_files(spec, role: str) -> list[InputFile]:
+    """The files (or folders) behind an input spec: the file of ``file.h5:/path``, the files
+    matched by a pattern, and the JSON side file of an NPY file."""
+    if spec is None:
+        return []
+    from toupy.io import split_spec
+    from toupy.io._readers import sidecar_path
+
+    path, _ = split_spec(str(spec))
+    if path.exists():
+        paths = [path]
+    else:
+        paths = [Path(p) for p in glob.glob(str(spec))]
+    found = [InputFile(p, role) for p in paths]
+    found += [InputFile(sidecar_path(p), role) for p in paths
+              if p.suffix.lower() == ".npy" and sidecar_path(p).exists()]
+    return found
+
+
+def check_plan(files, inputs) -> None:
+    """Refuse a plan whose output is an input, lies in an input folder, or is another output."""
+    readers = {_file_key(item.path): item for item in inputs}
+    input_folders = {_file_key(item.path): item for item in inputs if item.path.is_dir()}
+    outputs: dict = {}
+    for planned in files:
+        key = _file_key(planned.path)
+        source = readers.get(key)
+        if source is not None:
+            raise CLIError(
+                f"{planned.what} {planned.path} is the same file as the {source.role} {source.path}: "
+                "an output never replaces an input; choose another --out or --report"
+            )
+        folder = input_folders.get(_file_key(planned.path.parent))
+        if folder is not None:
+            raise CLIError(
+                f"{planned.what} {planned.path} would be written into the {folder.role} folder "
+                f"{folder.path}, changing that input; choose another --out or --report"
+            )
+        other = outputs.setdefault(key, planned)
+        if other is not planned:
+            raise CLIError(
+                f"{other.what} {other.path} and {planned.what} {planned.path} are the same file: "
+                "one output would replace the other; choose another --out or --report"
+            )
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path):
+    """Hold an exclusive ``fcntl.flock`` on ``folder/.toupy-resolution.lock`` (waiting for another run).
+
+    The lock file is removed on release; a run that waited for it checks, once
+    it holds the lock, that the file is still the one in the folder (else it
+    locked a removed file) and tries again.
+    """
+    path = Path(folder) / LOCK_NAME
+    said = False
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not said:
+                    click.echo(f"Note: waiting for another toupy-resolution run writing into {folder}", err=True)
+                    said = True
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            held = os.fstat(handle)
+            try:
+                current = os.stat(path)
+                same = (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino)
+            except FileNotFoundError:
+                same = False
+        except BaseException:
+            os.close(handle)
+            raise
+        if same:
+            break
+        os.close(handle)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(handle)
+
+
+def _status(path: Path):
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size)
+
+
+class _Writing:
+    """The write phase of a session: create and lock the folders, write, undo everything on failure."""
+
+    def __init__(self, folders):
+        self.folders = tuple(Path(f) for f in folders)
+        self.written: list[Path] = []
+        self.created: list[Path] = []
+        self._locks = contextlib.ExitStack()
+
+    def __enter__(self):
+        try:
+            for folder in self.folders:
+                self.created += _make_folder(folder)
+                self._locks.enter_context(folder_lock(folder))
+        except BaseException:
+            self._undo()
+            raise
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            self._locks.close()
+        else:
+            self._undo()
+        return False
+
+    def write(self, planned: PlannedFile, producer, *also: Path) -> None:
+        """Call ``producer(planned.path)``; ``also`` are other files it writes (a map's side file)."""
+        targets = (planned.path, *also)
+        before = [_status(p) for p in targets]
+        try:
+            producer(planned.path)
+        except OSError as exc:
+            self._keep_new(targets, before)
+            raise CLIError(f"cannot write the {planned.what}: {os_error_text(exc, planned.path)}") from None
+        except BaseException:
+            self._keep_new(targets, before)
+            raise
+        self._keep_new(targets, before)
+
+    def _keep_new(self, targets, before) -> None:
+        for path, status in zip(targets, before):
+            after = _status(path)
+            if after is not None and after != status and path not in self.written:
+                self.written.append(path)
+
+    def _undo(self) -> None:
+        for path in reversed(self.written):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        self._locks.close()
+        for folder in self.created:  # deepest first; a folder another run writes into is not empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those created, deepest first."""
+    missing = []
+    probe = Path(folder)
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        for created in missing:
+            with contextlib.suppress(OSError):
+                created.rmdir()
+        raise CLIError(f"cannot create the folder: {os_error_text(exc, folder)}") from None
+    return missing
+
+
 class Session:
     """Collects the runs of one subcommand and writes, prints and reports them.
+
+    The outputs are planned first (:meth:`plan`, before any computation),
+    then the runs are added, then :meth:`finish` writes exactly the planned
+    files and prints.
 
     Parameters
     ----------
@@ -407,6 +685,8 @@ class Session:
         self.per_run_json = per_run_json
         self.runs: list[Run] = []
         self.notes: list[str] = []
+        self.outputs: OutputPlan | None = None
+        self._writing: _Writing | None = None
         if out is not None:
             _probe_folder(Path(out), "--out")
         if report is not None:
@@ -415,12 +695,46 @@ class Session:
             _probe_folder(Path(report).parent, "--report")
 
     # ---- bookkeeping
-    def label_for(self, specs: tuple[str, ...], index: int, total: int) -> str:
-        if total == 1:
-            return ""
-        base = _stem(specs[0])
-        taken = {run.label for run in self.runs}
-        return base if base not in taken else f"{base}_{index + 1}"
+    @staticmethod
+    def labels(sets) -> list[str]:
+        """File-name prefixes of the runs of ``sets`` (input specs): none for a single run."""
+        if len(sets) == 1:
+            return [""]
+        labels: list[str] = []
+        for index, specs in enumerate(sets):
+            base = _stem(specs[0])
+            labels.append(base if base not in labels else f"{base}_{index + 1}")
+        return labels
+
+    def plan(self, runs: list[RunNames], inputs: list[InputFile] = (), *, extra=()) -> OutputPlan:
+        """Name every file the session will write and refuse the run if one is an input or repeats.
+
+        ``extra`` are ``(name, path, what)`` files written by the caller through
+        :meth:`write_extra` (the demo's data).
+        """
+        files: list[PlannedFile] = []
+        out = None if self.out is None else Path(self.out)
+        if out is not None:
+            files += [PlannedFile(Path(path), what, "extra", name=name) for name, path, what in extra]
+            for index, names in enumerate(runs):
+                for name in names.maps:
+                    target = out / _prefix(names.label, name)
+                    files.append(PlannedFile(target, "map", "map", index, name))
+                    if target.suffix.lower() == ".npy":
+                        files.append(PlannedFile(target.with_name(target.name + ".json"), "map side file",
+                                                 "side", index, name))
+                for name in names.figures:
+                    files.append(PlannedFile(out / _prefix(names.label, name), "figure", "figure", index, name))
+                if self.per_run_json and names.json_name:
+                    files.append(PlannedFile(out / names.json_name, "JSON", "run_json", index, names.json_name))
+            if len(runs) > 1 and not self.per_run_json:
+                files.append(PlannedFile(out / f"{self.command}_table.csv", "CSV table", "table"))
+            files.append(PlannedFile(out / self.json_name, "JSON", "json"))
+        if self.report is not None:
+            files.append(PlannedFile(Path(self.report), "--report", "report"))
+        check_plan(files, inputs)
+        self.outputs = OutputPlan(tuple(files), tuple(runs))
+        return self.outputs
 
     def add(self, run: Run) -> None:
         self.runs.append(run)
@@ -431,7 +745,7 @@ class Session:
         return list(run.roles) + [""] * (len(run.inputs) - len(run.roles))
 
     def _prefixed(self, run: Run, name: str) -> str:
-        return f"{run.label}_{name}" if run.label else name
+        return _prefix(run.label, name)
 
     def _entry(self, run: Run) -> dict:
         return {
@@ -489,41 +803,79 @@ class Session:
     def _dumps(doc: dict) -> str:
         return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
 
+    @contextlib.contextmanager
+    def writing(self):
+        """The write phase: the planned folders created and locked; on failure all of it undone."""
+        if self.outputs is None:
+            raise InternalError("internal error (the session's outputs were not planned)")
+        if self._writing is not None:
+            yield self._writing
+            return
+        with _Writing(self.outputs.folders) as writing:
+            self._writing = writing
+            try:
+                yield writing
+            finally:
+                self._writing = None
+
+    def write_extra(self, name: str, producer) -> None:
+        """Write the planned extra file ``name`` with ``producer(path)`` (inside :meth:`writing`)."""
+        planned = self.outputs.get("extra", name)
+        with self.writing() as writing:
+            writing.write(planned, producer)
+
+    def _check_runs(self) -> None:
+        """The runs produced exactly the files planned for them (else a bug: nothing is written)."""
+        planned = self.outputs.runs
+        produced = [RunNames(run.label, tuple(n for n, _ in run.figures), tuple(n for n, _, _ in run.maps),
+                             run.json_name if self.per_run_json else "") for run in self.runs]
+        if len(planned) != len(produced):
+            raise InternalError(f"internal error ({len(produced)} runs for {len(planned)} planned)")
+        for names, made in zip(planned, produced):
+            if names != made:
+                raise InternalError(f"internal error (outputs {made} differ from the plan {names})")
+
+    def _producer(self, planned: PlannedFile, text: str):
+        run = self.runs[planned.run] if planned.run >= 0 else None
+        if planned.kind == "figure":
+            png = dict(run.figures)[planned.name]
+            return lambda path: _write_bytes(path, png)
+        if planned.kind == "map":
+            from toupy.io import write_image
+
+            array, attrs = {name: (a, t) for name, a, t in run.maps}[planned.name]
+            return lambda path: write_image(path, array, pixel_size=run.pixel, attrs=attrs, compress=True,
+                                            overwrite=True)
+        if planned.kind == "run_json":
+            data = self._dumps(self.document([run])).encode("utf-8")
+            return lambda path: _write_bytes(path, data)
+        if planned.kind == "table":
+            return lambda path: _write_bytes(path, self._csv_bytes())
+        if planned.kind == "json":
+            return lambda path: _write_bytes(path, text.encode("utf-8"))
+        if planned.kind == "report":
+            return self._write_report
+        raise InternalError(f"internal error (no writer for planned {planned.kind} output {planned.path})")
+
     def finish(self, *, print_mode: str = "auto") -> None:
-        """Write every output (or none), then print the summary, the table or the JSON.
+        """Write every planned output (or none), then print the summary, the table or the JSON.
 
         ``print_mode='auto'`` prints the summary line of a single run and a
         table for several; ``'lines'`` prints ``title: summary`` per run.
         """
+        if self.outputs is None:
+            raise InternalError("internal error (the session's outputs were not planned)")
+        self._check_runs()
         text = self._dumps(self.document())
-        written: list[Path] = []
-        try:
-            if self.out is not None:
-                from toupy.io import write_image
-
-                out = Path(self.out)
-                for run in self.runs:
-                    for name, array, attrs in run.maps:
-                        target = out / self._prefixed(run, name)
-                        written.append(write_image(target, array, pixel_size=run.pixel, attrs=attrs, compress=True))
-                        side = target.with_name(target.name + ".json")
-                        if target.suffix == ".npy" and side.exists():
-                            written.append(side)
-                    for name, png in run.figures:
-                        written.append(_write_bytes(out / self._prefixed(run, name), png))
-                    if self.per_run_json and run.json_name:
-                        written.append(_write_bytes(out / run.json_name,
-                                                    self._dumps(self.document([run])).encode("utf-8")))
-                if len(self.runs) > 1 and all(run.row for run in self.runs) and not self.per_run_json:
-                    written.append(_write_bytes(out / f"{self.command}_table.csv", self._csv_bytes()))
-                written.append(_write_bytes(out / self.json_name, text.encode("utf-8")))
-            if self.report is not None:
-                written.append(self._write_report())
-        except BaseException:
-            for path in written:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            raise
+        if self.outputs.files:
+            with self.writing() as writing:
+                for planned in self.outputs.files:
+                    if planned.kind in ("extra", "side"):
+                        continue  # written by the caller, or by the map's writer with the map
+                    side = [p.path for p in self.outputs.files
+                            if p.kind == "side" and p.run == planned.run and p.name == planned.name]
+                    also = side if planned.kind == "map" else []
+                    writing.write(planned, self._producer(planned, text), *also)
         for note in self.notes:
             click.echo(f"Note: {note}", err=True)
         for run in self.runs:
@@ -541,7 +893,7 @@ class Session:
         else:
             click.echo(self._table_text())
 
-    def _write_report(self) -> Path:
+    def _write_report(self, path: Path) -> Path:
         from toupy._report import ReportRun, write_report
         from toupy.resolution import __version__
 
@@ -554,12 +906,17 @@ class Session:
                 result=run.result, figures=run.figures,
                 units=run.result.get("units", {}) if isinstance(run.result, dict) else {},
             ))
-        write_report(self.report, entries, title=f"toupy-resolution {self.command}", version=__version__,
+        write_report(path, entries, title=f"toupy-resolution {self.command}", version=__version__,
                      command_line=" ".join(shlex.quote(a) for a in ["toupy-resolution"] + sys.argv[1:]))
-        return Path(self.report)
+        return Path(path)
+
+
+def _prefix(label: str, name: str) -> str:
+    return f"{label}_{name}" if label else name
 
 
 def _write_bytes(path: Path, data: bytes) -> Path:
+    """``data`` into ``path`` atomically (a temporary file in the same folder, renamed; removed on failure)."""
     from toupy.resolution._files import atomic_write
 
     with atomic_write(path, "wb") as stream:

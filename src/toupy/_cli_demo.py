@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -45,6 +46,7 @@ import numpy as np
 
 from toupy import _cli_runs as runs
 from toupy._cli_common import Run, Session, choose_pixel_size, collect_warnings, open_input
+from toupy.io import ImageFile
 
 __all__ = ["run_demo", "phantom_sinograms", "phantom_slices", "ELLIPSOIDS"]
 
@@ -176,17 +178,59 @@ def _ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+#: the demo's runs: title, subcommand whose code runs it, its JSON file
+_RUNS = (
+    ("FSC", "fsc", "fsc.json"), ("FRC", "frc", "frc.json"), ("SSNR", "ssnr", "ssnr.json"),
+    ("RandomFSC", "randomfsc", "randomfsc.json"), ("LocalFSC", "localfsc", "localfsc.json"),
+    ("ImageDecorr", "decorr", "decorr.json"), ("LocalResolution", "localres", "localres.json"),
+    ("MTF (rod)", "mtf", "mtf.json"),
+)
+
+
+def _data_files(data: Path) -> dict:
+    return {"even": data / "tomogram_even.tif", "odd": data / "tomogram_odd.tif",
+            "mask": data / "support_mask.tif", "noise": data / "noise_mask.tif",
+            "sinogram": data / "sinogram_slice.h5"}
+
+
+def _plan(session: Session, files: dict, volume_shape: tuple, centre: int) -> None:
+    """Name every file the demo writes before anything is computed (the session writes exactly these)."""
+    stand_in = ImageFile(np.broadcast_to(np.float32(0), volume_shape), path=files["even"], fmt="tiff")
+    options = {"frc": {"slice_index": centre}, "localfsc": {"map_format": "tif"},
+               "localres": {"map_format": "tif"}, "mtf": {"method": "point"}}
+    names = [replace(runs.output_names(command, [stand_in], options.get(command, {})), json_name=json_name)
+             for _, command, json_name in _RUNS]
+    session.plan(names, extra=[(key, path, "demo data file") for key, path in files.items()])
+
+
 def run_demo(*, out: Path, size: int | None = None, slices: int | None = None, seed: int = 0) -> None:
     """Run the synthetic experiment and write everything into ``out`` (see the module docstring)."""
-    from toupy.io import ImageFile, parse_length, write_image
-    from toupy.resolution.FSCtools import compute_2tomograms
+    from toupy.io import parse_length
 
     n = size or (128 if _ci() else 256)
     n_slices = slices or (48 if _ci() else 64)
     out = Path(out)
     session = Session("demo", out=out, report=out / "report.html", per_run_json=True, json_name="summary.json")
+    files = _data_files(out / "data")
+    centre = n_slices // 2
+    _plan(session, files, (n_slices, n, n), centre)
     step = _Steps()
     pixel_size = parse_length(PIXEL_SIZE, source="demo")
+    # the folders are created and locked here, and removed again if anything below fails
+    with session.writing():
+        _experiment(session, files, step, n=n, n_slices=n_slices, seed=seed, pixel_size=pixel_size)
+        mtf_result = session.runs[-1].result
+        step(f"the MTF of the rod: MTF50 {mtf_result['f50']:.3f} cycles/pixel; the detector alone "
+             f"(Gaussian, sigma {_DETECTOR_SIGMA:g} px) gives {0.18739 / _DETECTOR_SIGMA:.3f}")
+        session.finish(print_mode="lines")
+    step(f"done: figures, JSON and report.html in {out}")
+    sys.stderr.flush()
+
+
+def _experiment(session, files, step, *, n, n_slices, seed, pixel_size) -> None:
+    """Phantom, noisy projections, two tomograms written as data, then every estimator on them."""
+    from toupy.io import write_image
+    from toupy.resolution.FSCtools import compute_2tomograms
 
     n_angles = 2 * int(round(np.pi / 4 * n))  # about pi/2 n: the angular sampling a slice of n pixels needs
     theta = np.linspace(0.0, 180.0, n_angles, endpoint=False)
@@ -198,19 +242,19 @@ def run_demo(*, out: Path, size: int | None = None, slices: int | None = None, s
     half_even, half_odd = compute_2tomograms(noisy, theta, filtertype="ram-lak", circle=True)
     full = 0.5 * (half_even + half_odd)
 
-    data = out / "data"
-    files = {"even": data / "tomogram_even.tif", "odd": data / "tomogram_odd.tif",
-             "mask": data / "support_mask.tif", "noise": data / "noise_mask.tif"}
     support = _soft_support(full)
-    write_image(files["even"], half_even, pixel_size=pixel_size)
-    write_image(files["odd"], half_odd, pixel_size=pixel_size)
-    write_image(files["mask"], support, pixel_size=pixel_size, compress=True,
-                attrs={"quantity": "soft sample support from the smoothed full tomogram"})
-    write_image(files["noise"], _noise_region(support), pixel_size=pixel_size, compress=True,
-                attrs={"quantity": "noise-only voxels: inside the field of view, outside the sample"})
+    session.write_extra("even", lambda path: write_image(path, half_even, pixel_size=pixel_size))
+    session.write_extra("odd", lambda path: write_image(path, half_odd, pixel_size=pixel_size))
+    session.write_extra("mask", lambda path: write_image(
+        path, support, pixel_size=pixel_size, compress=True,
+        attrs={"quantity": "soft sample support from the smoothed full tomogram"}))
+    session.write_extra("noise", lambda path: write_image(
+        path, _noise_region(support), pixel_size=pixel_size, compress=True,
+        attrs={"quantity": "noise-only voxels: inside the field of view, outside the sample"}))
     centre = n_slices // 2
-    _write_sinogram(data / "sinogram_slice.h5", noisy[centre], theta, pixel_size)
-    step(f"wrote the two half tomograms, the sample and noise masks and the central sinogram into {data}")
+    session.write_extra("sinogram", lambda path: _write_sinogram(path, noisy[centre], theta, pixel_size))
+    step(f"wrote the two half tomograms, the sample and noise masks and the central sinogram into "
+         f"{files['even'].parent}")
 
     # the FSC family windows every axis; a thin demo volume gets a narrower window edge
     apod = min(20, n_slices // 3)
@@ -221,27 +265,26 @@ def run_demo(*, out: Path, size: int | None = None, slices: int | None = None, s
     try:
         pixel = choose_pixel_size(None, [even, odd], session.notes)
         pair = [even, odd]
-        plan = [
-            ("FSC", "fsc.json", pair, lambda: runs.correlation("fsc", even, odd, pixel, apod_width=apod)),
-            (f"FRC (slice {centre})", "frc.json", pair,
-             lambda: runs.correlation("frc", even, odd, pixel, slice_index=centre)),
-            ("SSNR", "ssnr.json", pair, lambda: runs.correlation("ssnr", even, odd, pixel, apod_width=apod)),
-            ("RandomFSC", "randomfsc.json", pair,
-             lambda: runs.randomfsc(even, odd, pixel, apod_width=apod, mask_spec=str(files["mask"]),
-                                    random_seed=seed)),
-            ("LocalFSC", "localfsc.json", pair,
-             lambda: runs.localfsc(even, odd, pixel, box_size=32, threshold="halfbit",
-                                   mask_spec=str(files["mask"]), map_format="tif")),
-            ("ImageDecorr", "decorr.json", [whole], lambda: runs.decorr(whole, pixel)),
-            ("LocalResolution", "localres.json", [whole],
-             lambda: runs.localres(whole, pixel, mask_spec=str(files["mask"]), noise_method="mask",
-                                   noise_mask_spec=str(files["noise"]), whiten=True, map_format="tif")),
+        computes = {
+            "fsc": (pair, lambda: runs.correlation("fsc", even, odd, pixel, apod_width=apod)),
+            "frc": (pair, lambda: runs.correlation("frc", even, odd, pixel, slice_index=centre)),
+            "ssnr": (pair, lambda: runs.correlation("ssnr", even, odd, pixel, apod_width=apod)),
+            "randomfsc": (pair, lambda: runs.randomfsc(even, odd, pixel, apod_width=apod,
+                                                       mask_spec=str(files["mask"]), random_seed=seed)),
+            "localfsc": (pair, lambda: runs.localfsc(even, odd, pixel, box_size=32, threshold="halfbit",
+                                                     mask_spec=str(files["mask"]), map_format="tif")),
+            "decorr": ([whole], lambda: runs.decorr(whole, pixel)),
+            "localres": ([whole], lambda: runs.localres(
+                whole, pixel, mask_spec=str(files["mask"]), noise_method="mask",
+                noise_mask_spec=str(files["noise"]), whiten=True, map_format="tif")),
             # the rod is straight along the slices: their mean is its cross-section with less noise
-            ("MTF (rod)", "mtf.json", [whole],
-             lambda: runs.mtf(whole, pixel, method="point", center=rod_center, roi_size=max(5, n // 24),
-                              bead_diameter=2 * _ROD[2], bead_shape="disc", slice_index=slice(None))),
-        ]
-        for name, json_name, inputs, compute in plan:
+            "mtf": ([whole], lambda: runs.mtf(whole, pixel, method="point", center=rod_center,
+                                              roi_size=max(5, n // 24), bead_diameter=2 * _ROD[2],
+                                              bead_shape="disc", slice_index=slice(None))),
+        }
+        for title, command, json_name in _RUNS:
+            inputs, compute = computes[command]
+            name = f"FRC (slice {centre})" if command == "frc" else title
             step(f"{name} ...")
             warnings_: list[str] = []
             with collect_warnings(warnings_):
@@ -250,17 +293,11 @@ def run_demo(*, out: Path, size: int | None = None, slices: int | None = None, s
                 title=name, summary=outcome.result.summary(), inputs=inputs,
                 parameters=outcome.parameters, result=outcome.result.to_dict(), figures=outcome.figures,
                 maps=outcome.maps, warnings=warnings_, roles=_roles(inputs),
-                pixel=pixel, command=json_name[:-5], json_name=json_name,
+                pixel=pixel, command=command, json_name=json_name,
             ))
     finally:
         even.close()
         odd.close()
-    mtf_result = session.runs[-1].result
-    step(f"the MTF of the rod: MTF50 {mtf_result['f50']:.3f} cycles/pixel; the detector alone "
-         f"(Gaussian, sigma {_DETECTOR_SIGMA:g} px) gives {0.18739 / _DETECTOR_SIGMA:.3f}")
-    session.finish(print_mode="lines")
-    step(f"done: figures, JSON and report.html in {out}")
-    sys.stderr.flush()
 
 
 def _roles(inputs) -> list[str]:

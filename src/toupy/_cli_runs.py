@@ -7,6 +7,12 @@ them, so the demo exercises exactly what a user runs. Each function takes
 estimator's functional API with the given parameters, draws the documented
 figure, and returns the result with the figure as PNG bytes, any map to
 write, the parameters as run, and a title.
+
+:func:`output_names` names the figures and maps a run will write from the
+opened inputs and the options alone, before anything is computed (the
+session checks them against the inputs); the run functions take their file
+names from the same helpers, and the session refuses a run whose files differ
+from the plan.
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toupy._cli_common import CLIError, figure_png, in_memory, load, open_input, pixel_arguments
+from toupy._cli_common import CLIError, RunNames, figure_png, in_memory, load, open_input, pixel_arguments
 
 __all__ = [
     "Outcome", "correlation", "randomfsc", "localfsc", "localres", "decorr", "mtf", "split", "read_angles", "map_name", "slicer",
-    "load_mask",
+    "load_mask", "output_names",
 ]
 
 
@@ -126,6 +132,50 @@ def _correlation_row(first, second, result) -> dict:
     }
 
 
+def _correlation_figure(command: str, ndim: int) -> str:
+    if command == "ssnr":
+        return f"SSNR_{ndim}D.png"
+    if command == "frc":
+        return "FRC_2D.png"
+    return f"FSC_{ndim}D.png"  # the names of FSCPlot
+
+
+def _split_figure(ndim: int) -> str:
+    return "FRC_2D.png" if ndim == 2 else "FSC_3D.png"
+
+
+def _tomogram_names(tomogram_format: str, sinogram) -> list[str]:
+    names = (map_name(f"tomogram_half{index}", tomogram_format, sinogram) for index in (1, 2))
+    return [name for name in names if name]
+
+
+def output_names(command: str, images, options: dict, label: str = "") -> RunNames:
+    """The figures and maps the run of ``command`` on the opened ``images`` with ``options`` writes."""
+    first = images[0]
+    maps: list[str] = []
+    if command in ("fsc", "frc", "ssnr"):
+        ndim = 2 if options.get("slice_index") is not None else first.ndim
+        figures = [_correlation_figure(command, ndim)]
+    elif command == "randomfsc":
+        figures = ["RandomFSC.png"]
+    elif command == "localfsc":
+        figures = ["LocalFSC_resmap.png"]
+        maps = [map_name("LocalFSC_resmap", options.get("map_format", "auto"), first)]
+    elif command == "localres":
+        figures = ["LocalResolution_map.png"]
+        maps = [map_name("LocalResolution_map", options.get("map_format", "auto"), first)]
+    elif command == "decorr":
+        figures = ["ImageDecorr.png"]
+    elif command == "mtf":
+        figures = [f"MTF_{options.get('method', 'edge')}.png"]
+    elif command == "split":
+        figures = [_split_figure(first.ndim)]
+        maps = _tomogram_names(options.get("tomogram_format", "none"), first)
+    else:
+        raise ValueError(f"unknown command {command!r}")
+    return RunNames(label=label, figures=tuple(figures), maps=tuple(m for m in maps if m))
+
+
 def correlation(command: str, first, second, pixel, *, threshold="halfbit", ring_thick=1, apod_width=20,
                 window="circle", mask_spec=None, workers=None, memory_limit=None, tmp_dir=None,
                 dask_scheduler=None, slice_index=None, axis=0) -> Outcome:
@@ -154,12 +204,11 @@ def correlation(command: str, first, second, pixel, *, threshold="halfbit", ring
             mask=mask, workers=workers, memory_limit=memory_limit, tmp_dir=tmp_dir, **pixel_arguments(pixel),
         )
     ndim = len(result.shape)
+    name = _correlation_figure(command, ndim)
     if command == "ssnr":
-        name, fig = f"SSNR_{ndim}D.png", result.plot()
-    elif command == "frc":
-        name, fig = "FRC_2D.png", result.plot(name="FRC")
-    else:  # the names and labels of FSCPlot
-        name, fig = f"FSC_{ndim}D.png", result.plot(name="FSC")
+        fig = result.plot()
+    else:  # the labels of FSCPlot
+        fig = result.plot(name="FRC" if command == "frc" else "FSC")
     parameters = {
         "threshold": threshold, "ring_thick": ring_thick, "apod_width": apod_width,
         "window": window or "none", "mask": mask_spec, "pixel_size": _pixel_text(pixel),
@@ -362,13 +411,11 @@ def split(sinogram, pixel, *, theta=None, algorithm="FBP", filtertype="ram-lak",
     result = fsc_function(recon1, recon2, threshold=threshold, ring_thick=ring_thick, apod_width=apod_width,
                           window=window, workers=workers, **pixel_arguments(pixel))
     ndim = recon1.ndim
-    name, label = ("FRC_2D.png", "FRC") if ndim == 2 else ("FSC_3D.png", "FSC")
+    name, label = _split_figure(ndim), ("FRC" if ndim == 2 else "FSC")
     maps = []
-    for index, volume in ((1, recon1), (2, recon2)):
-        file = map_name(f"tomogram_half{index}", tomogram_format, sinogram)
-        if file:
-            maps.append((file, volume, {"quantity": f"tomogram of the {'even' if index == 1 else 'odd'} angles",
-                                        "software": f"toupy-resolution {_version()}"}))
+    for file, volume, parity in zip(_tomogram_names(tomogram_format, sinogram), (recon1, recon2), ("even", "odd")):
+        maps.append((file, volume, {"quantity": f"tomogram of the {parity} angles",
+                                    "software": f"toupy-resolution {_version()}"}))
     parameters = {
         "theta": angle_source, "n_angles": int(angles.size), "algorithm": algorithm,
         "filtertype": filtertype or "none", "freqcutoff": freqcutoff, "circle": circle,

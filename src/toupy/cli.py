@@ -9,6 +9,17 @@ the resolution in pixels and in the pixel-size unit, the parameters, the
 input files and the package version. ``--report page.html`` writes one
 self-contained HTML page. Bad input exits with code 2 and one line on stderr.
 
+Every file a run will write is named before anything is computed, and the
+run is refused (exit 2) when one of them is the same file as an input
+(symlinks, hard links and relative paths included) or as another output. The
+``--out`` folder is created only when the first file is written, and removed
+again if the run created it and then fails. While a run writes into a folder
+it holds an exclusive ``fcntl.flock`` lock on ``.toupy-resolution.lock`` in
+it (removed afterwards): a second run writing into the same folder waits for
+the first to finish, so the folder holds the complete set of one run, never a
+mix (the lock is advisory and local: it does not serialise runs on different
+hosts writing over NFS).
+
 Examples
 --------
 ::
@@ -20,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -35,6 +47,7 @@ from toupy._cli_common import (
     choose_pixel_size,
     collect_warnings,
     guard,
+    input_files,
     open_input,
     output_options,
     read_pairs,
@@ -161,40 +174,67 @@ def _correlation_options(*, memory: bool = True, threshold_default="halfbit"):
     return decorate
 
 
-def _run_pairs(command, files, pairs_file, compute, *, pixel_size, out, as_json, report,
+def _option_inputs(options: dict, pairs_file) -> list:
+    """The files named by options that a run reads (masks, angles, the list of pairs)."""
+    named = [(options.get("mask_spec"), "--mask"), (options.get("noise_mask_spec"), "--noise-mask"),
+             (options.get("theta"), "--theta"), (pairs_file, "--pairs")]
+    return [item for spec, role in named for item in input_files(spec, role)]
+
+
+def _same_shape(first, second) -> None:
+    if first.shape != second.shape:
+        raise CLIError(
+            f"{first.spec} and {second.spec} differ in shape: {first.shape} vs {second.shape}; "
+            "the two halves must have the same shape"
+        )
+
+
+def _plan(session, command, sets, roles, options, pairs_file) -> list[str]:
+    """Open every input set, name its outputs, check the plan; return the runs' labels."""
+    labels = session.labels(sets)
+    names = []
+    for specs, label in zip(sets, labels):
+        with contextlib.ExitStack() as stack:
+            images = [stack.enter_context(open_input(spec, role)) for spec, role in zip(specs, roles)]
+            if len(images) == 2:
+                _same_shape(*images)
+            names.append(runs.output_names(command, images, options, label))
+    inputs = [item for specs in sets for spec, role in zip(specs, roles) for item in input_files(spec, role)]
+    session.plan(names, inputs + _option_inputs(options, pairs_file))
+    return labels
+
+
+def _run_pairs(command, files, pairs_file, compute, *, options, pixel_size, out, as_json, report,
                roles=("half 1", "half 2")):
-    """Open each pair, check it, call ``compute(first, second, pixel)`` and record the run."""
+    """Plan the outputs, then open each pair, call ``compute(first, second, pixel)`` and record the run."""
     session = Session(command, out=out, as_json=as_json, report=report, pixel_size=pixel_size)
     sets = read_pairs(files, pairs_file)
-    for index, (spec1, spec2) in enumerate(_progress(sets, command)):
+    labels = _plan(session, command, sets, roles, options, pairs_file)
+    for (spec1, spec2), label in _progress(list(zip(sets, labels)), command):
         with open_input(spec1, roles[0]) as first, open_input(spec2, roles[1]) as second:
-            if first.shape != second.shape:
-                raise CLIError(
-                    f"{first.spec} and {second.spec} differ in shape: {first.shape} vs {second.shape}; "
-                    "the two halves must have the same shape"
-                )
+            _same_shape(first, second)
             pixel = choose_pixel_size(pixel_size, [first, second], session.notes)
             run_warnings: list[str] = []
             with collect_warnings(run_warnings):
                 outcome = compute(first, second, pixel)
-        session.add(_record(outcome, [first, second], list(roles), pixel, run_warnings,
-                            session.label_for((spec1, spec2), index, len(sets)), command))
+        session.add(_record(outcome, [first, second], list(roles), pixel, run_warnings, label, command))
     session.finish()
 
 
-def _run_singles(command, files, compute, *, pixel_size, out, as_json, report, role="image"):
-    """Open each file, call ``compute(image, pixel)`` and record the run."""
+def _run_singles(command, files, compute, *, options, pixel_size, out, as_json, report, role="image"):
+    """Plan the outputs, then open each file, call ``compute(image, pixel)`` and record the run."""
     session = Session(command, out=out, as_json=as_json, report=report, pixel_size=pixel_size)
     if not files:
         raise CLIError(f"no input: give one or more image files to {command}")
-    for index, spec in enumerate(_progress(files, command)):
+    sets = [(spec,) for spec in files]
+    labels = _plan(session, command, sets, (role,), options, None)
+    for spec, label in _progress(list(zip(files, labels)), command):
         with open_input(spec, role) as image:
             pixel = choose_pixel_size(pixel_size, [image], session.notes)
             run_warnings: list[str] = []
             with collect_warnings(run_warnings):
                 outcome = compute(image, pixel)
-        session.add(_record(outcome, [image], [role], pixel, run_warnings,
-                            session.label_for((spec,), index, len(files)), command))
+        session.add(_record(outcome, [image], [role], pixel, run_warnings, label, command))
     session.finish()
 
 
@@ -211,7 +251,7 @@ def _record(outcome, inputs, roles, pixel, run_warnings, label, command) -> Run:
 def _correlation_command(command, *, files, pairs_file, pixel_size, out, as_json, report, **options):
     _run_pairs(command, files, pairs_file,
                lambda first, second, pixel: runs.correlation(command, first, second, pixel, **options),
-               pixel_size=pixel_size, out=out, as_json=as_json, report=report)
+               options=options, pixel_size=pixel_size, out=out, as_json=as_json, report=report)
 
 
 @main.command(context_settings=_CONTEXT)
@@ -283,10 +323,24 @@ def randomfsc(files, pairs_file, pixel_size, out, as_json, report, **options):
     """
     _run_pairs("randomfsc", files, pairs_file,
                lambda first, second, pixel: runs.randomfsc(first, second, pixel, **options),
-               pixel_size=pixel_size, out=out, as_json=as_json, report=report)
+               options=options, pixel_size=pixel_size, out=out, as_json=as_json, report=report)
 
 
 # ---------------------------------------------------------------------------- maps
+
+class _ColormapType(click.ParamType):
+    """The name of a registered Matplotlib colour map (checked before anything is computed)."""
+
+    name = "COLORMAP"
+
+    def convert(self, value, param, ctx):
+        from toupy.resolution._plotting import colormap_names
+
+        names = colormap_names()
+        if value in names:
+            return value
+        self.fail(f"{value!r} is not a Matplotlib colour map; choose one of: {', '.join(names)}", param, ctx)
+
 
 def _map_options(function):
     options = [
@@ -296,7 +350,8 @@ def _map_options(function):
         click.option("--slice-idx", type=int, default=None, help="Slice shown in the figure (3-D; default central)."),
         click.option("--axis", type=click.IntRange(0, 2), default=0, show_default=True,
                      help="Axis of the slice shown."),
-        click.option("--cmap", default="viridis_r", show_default=True, help="Matplotlib colour map."),
+        click.option("--cmap", type=_ColormapType(), default="viridis_r", show_default=True,
+                     help="Matplotlib colour map."),
         click.option("--vmin", type=float, default=None, help="Lower colour limit (px)."),
         click.option("--vmax", type=float, default=None, help="Upper colour limit (px)."),
     ]
@@ -329,7 +384,7 @@ def localfsc(files, pairs_file, pixel_size, out, as_json, report, **options):
     """
     _run_pairs("localfsc", files, pairs_file,
                lambda first, second, pixel: runs.localfsc(first, second, pixel, **options),
-               pixel_size=pixel_size, out=out, as_json=as_json, report=report)
+               options=options, pixel_size=pixel_size, out=out, as_json=as_json, report=report)
 
 
 # ---------------------------------------------------------------------------- single-image estimators
@@ -371,7 +426,7 @@ def localres(files, pixel_size, out, as_json, report, **options):
     full period in pixels, NaN outside the sample) and localres.json into --out.
     """
     _run_singles("localres", files, lambda image, pixel: runs.localres(image, pixel, **options),
-                 pixel_size=pixel_size, out=out, as_json=as_json, report=report, role="map")
+                 options=options, pixel_size=pixel_size, out=out, as_json=as_json, report=report, role="map")
 
 
 @main.command(context_settings=_CONTEXT,
@@ -403,7 +458,7 @@ def decorr(files, pixel_size, out, as_json, report, **options):
     white noise; on reconstructed tomograms the noise is coloured (a warning says so).
     """
     _run_singles("decorr", files, lambda image, pixel: runs.decorr(image, pixel, **options),
-                 pixel_size=pixel_size, out=out, as_json=as_json, report=report)
+                 options=options, pixel_size=pixel_size, out=out, as_json=as_json, report=report)
 
 
 class _RoiType(click.ParamType):
@@ -492,7 +547,7 @@ def mtf(files, pixel_size, out, as_json, report, **options):
     are not comparable with FSC resolutions.
     """
     _run_singles("mtf", files, lambda image, pixel: runs.mtf(image, pixel, **options),
-                 pixel_size=pixel_size, out=out, as_json=as_json, report=report)
+                 options=options, pixel_size=pixel_size, out=out, as_json=as_json, report=report)
 
 
 # ---------------------------------------------------------------------------- split
@@ -540,7 +595,7 @@ def split(files, pixel_size, out, as_json, report, filtertype, algorithm, **opti
     _run_singles("split", files,
                  lambda image, pixel: runs.split(image, pixel, filtertype=filtertype, algorithm=algorithm.upper(),
                                                  **options),
-                 pixel_size=pixel_size, out=out, as_json=as_json, report=report, role="sinogram")
+                 options=options, pixel_size=pixel_size, out=out, as_json=as_json, report=report, role="sinogram")
 
 
 # ---------------------------------------------------------------------------- demo

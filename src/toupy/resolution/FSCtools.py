@@ -35,10 +35,11 @@ import numpy as np
 # the module, not its names: toupy.tomo imports helpers of this package, so its
 # attributes may not exist yet while the two packages initialise each other
 from ..tomo import _recons as _tomo
+from ._checks import warn_assumption
 from ._correlation import default_workers
 from ._validate import work_dtype
 
-__all__ = ["split_dataset", "compute_2tomograms", "compute_2tomograms_splitted"]
+__all__ = ["split_dataset", "compute_2tomograms", "compute_2tomograms_splitted", "check_angles"]
 
 _log = logging.getLogger(__name__)
 
@@ -69,7 +70,15 @@ def split_dataset(sinogram, theta):
     ------
     ValueError
         ``sinogram`` not 2-D/3-D or not real, ``theta`` not matching its last
-        axis, NaN/inf, or fewer than 2 angles per half (4 in all).
+        axis, NaN/inf, fewer than 2 angles per half (4 in all), all angles
+        equal, or an angle repeated (within 1e-6 degree).
+
+    Warns
+    -----
+    ResolutionWarning
+        The angles span less than 2π + 0.01 *degrees* (6.29°): most likely
+        radians given as degrees (a half turn in radians spans 3.14), or an
+        angular range far too small for a tomogram.
 
     Notes
     -----
@@ -84,9 +93,9 @@ def split_dataset(sinogram, theta):
     Examples
     --------
     >>> import numpy as np
-    >>> s1, s2, t1, t2 = split_dataset(np.zeros((8, 6)), np.arange(6.0))
+    >>> s1, s2, t1, t2 = split_dataset(np.zeros((8, 6)), np.arange(6.0) * 30)
     >>> s1.shape, t1.tolist(), t2.tolist()
-    ((8, 3), [0.0, 2.0, 4.0], [1.0, 3.0, 5.0])
+    ((8, 3), [0.0, 60.0, 120.0], [30.0, 90.0, 150.0])
     """
     sinogram, theta = _tomo.validate_sinogram(sinogram, theta, min_angles=1)
     if theta.size < 4:
@@ -94,7 +103,46 @@ def split_dataset(sinogram, theta):
             f"sinogram has {theta.size} projection angles: fewer than 2 per half; "
             "splitting needs at least 4"
         )
+    check_angles(theta)
     return sinogram[..., 0::2], sinogram[..., 1::2], theta[0::2], theta[1::2]
+
+
+#: angles closer than this (degrees) are one angle: text files round to about 1e-6
+_SAME_ANGLE_DEG = 1e-6
+#: a span below a full turn in radians (2π) + a margin, read as degrees, is taken for radians
+_RADIAN_SPAN = 2.0 * np.pi + 0.01
+
+
+def check_angles(theta, *, name: str = "theta", record: list | None = None) -> None:
+    """Refuse angles that cannot make a tomogram; warn when they look like radians.
+
+    All angles equal, or one angle measured twice (two columns at the same
+    angle put correlated streaks in both halves, or count a projection
+    twice), is a ``ValueError`` naming the angle and its columns. A span of
+    less than 2π + 0.01 degrees warns (:class:`ResolutionWarning`): the
+    functions take degrees, and such a span is radians given as degrees
+    (π = 3.14 for a half turn) or far too small a range for a tomogram.
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    low, high = float(theta.min()), float(theta.max())
+    if high - low <= _SAME_ANGLE_DEG:
+        raise ValueError(f"{name}: all {theta.size} angles equal {low:g} degrees; a tomogram needs "
+                         "projections at different angles (was the angle column read correctly?)")
+    order = np.argsort(theta, kind="stable")
+    close = np.flatnonzero(np.diff(theta[order]) <= _SAME_ANGLE_DEG)
+    if close.size:
+        first, second = sorted((int(order[close[0]]), int(order[close[0] + 1])))
+        raise ValueError(
+            f"{name}: angle {theta[first]:g} degrees appears twice (columns {first} and {second}; "
+            f"{close.size} repeated angle(s) in all); remove or average the repeated projections"
+        )
+    span = high - low
+    if span < _RADIAN_SPAN:
+        warn_assumption(
+            f"{name} spans only {span:.4g} degrees ({low:g} to {high:g}); the angles are taken in degrees: "
+            "if they are radians, convert them with numpy.rad2deg",
+            record, stacklevel=3,
+        )
 
 
 def compute_2tomograms(sinogram, theta, **params):
@@ -184,7 +232,14 @@ def compute_2tomograms_splitted(sinogram1, sinogram2, theta1, theta2, **params):
     ValueError
         Either sinogram not 2-D/3-D or not real, NaN/inf, a ``theta`` not
         matching its sinogram, fewer than 2 angles in a half, the two halves
-        of different detector size or slice count, bad ``params``.
+        of different detector size or slice count, bad ``params``; all angles
+        of a half equal or an angle repeated within a half.
+
+    Warns
+    -----
+    ResolutionWarning
+        A half's angles span less than 2π + 0.01 degrees (radians given as
+        degrees?), as in :func:`split_dataset`.
 
     Notes
     -----
@@ -203,12 +258,16 @@ def compute_2tomograms_splitted(sinogram1, sinogram2, theta1, theta2, **params):
     True
     """
     p = _tomo.validate_params(params)
-    return _compute_pair(sinogram1, sinogram2, theta1, theta2, p)
+    return _compute_pair(sinogram1, sinogram2, theta1, theta2, p, check=True)
 
 
-def _compute_pair(sinogram1, sinogram2, theta1, theta2, p: dict):
+def _compute_pair(sinogram1, sinogram2, theta1, theta2, p: dict, *, check: bool = False):
+    """The two reconstructions; ``check`` the angles of each half (done by split_dataset otherwise)."""
     s1, t1 = _tomo.validate_sinogram(sinogram1, theta1, name="sinogram1", theta_name="theta1")
     s2, t2 = _tomo.validate_sinogram(sinogram2, theta2, name="sinogram2", theta_name="theta2")
+    if check:
+        check_angles(t1, name="theta1")
+        check_angles(t2, name="theta2")
     if s1.ndim != s2.ndim or s1.shape[:-1] != s2.shape[:-1]:
         raise ValueError(
             "sinogram1 and sinogram2 must have the same detector size (and number of slices); "

@@ -15,7 +15,8 @@ import numpy as np
 
 from ._files import atomic_write
 
-__all__ = ["new_figure", "save_figure", "add_physical_frequency_axis", "plot_fsc", "plot_ssnr"]
+__all__ = ["new_figure", "save_figure", "check_output_folder", "colormap", "colormap_names",
+           "add_physical_frequency_axis", "plot_fsc", "plot_ssnr"]
 
 
 def new_figure(ncols: int = 1, *, width: float = 6.4, height: float = 4.4):
@@ -27,15 +28,58 @@ def new_figure(ncols: int = 1, *, width: float = 6.4, height: float = 4.4):
     return fig, axes
 
 
+def check_output_folder(folder: str | os.PathLike, *, name: str = "output_dir") -> Path:
+    """Raise ``ValueError`` naming ``folder`` if it, or a folder above it, is a file.
+
+    The one check every ``plot(output_dir=...)`` goes through (via
+    :func:`save_figure`); a folder that does not exist yet is fine (it is created).
+    """
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "" if probe == folder else f" ({probe} is a file)"
+        raise ValueError(f"{name} {folder} is not a folder{where}; give a folder for the figure")
+    return folder
+
+
+def colormap_names() -> list[str]:
+    """The names of the registered Matplotlib colour maps, sorted."""
+    import matplotlib
+
+    return sorted(matplotlib.colormaps)
+
+
+def colormap(cmap):
+    """The colour map ``cmap`` (a name or a Colormap); an unknown name is a ``ValueError`` listing the names."""
+    import matplotlib
+
+    if isinstance(cmap, matplotlib.colors.Colormap):
+        return cmap
+    try:
+        return matplotlib.colormaps[cmap]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"cmap {cmap!r} is not a Matplotlib colour map; choose one of: {', '.join(colormap_names())}"
+        ) from None
+
+
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 150) -> Path:
     """Write ``fig`` to ``path`` atomically and return the path.
 
     The image goes to a temporary file next to ``path`` that is renamed over
     it only once complete, so a crash never leaves a half-written PNG.
+
+    Raises
+    ------
+    ValueError
+        The folder of ``path`` (the ``output_dir`` of a ``plot``) is a file.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     path = Path(path)
+    check_output_folder(path.parent)
     FigureCanvasAgg(fig)
     with atomic_write(path, "wb") as stream:
         fig.savefig(stream, format=path.suffix.lstrip(".") or "png", dpi=dpi)
@@ -136,8 +180,7 @@ def plot_resolution_map(
     shown : ndarray
         The 2-D array displayed.
     """
-    import matplotlib
-
+    colours = colormap(cmap).with_extremes(bad="0.75")
     if resolution_map.ndim == 3:
         if not -3 <= axis < 3:
             raise ValueError(f"axis must be 0, 1 or 2 for a 3-D map; got {axis}")
@@ -154,7 +197,6 @@ def plot_resolution_map(
         shown = np.asarray(resolution_map)
     else:
         raise ValueError(f"resolution_map must be 2-D or 3-D; got {resolution_map.ndim}-D")
-    colours = matplotlib.colormaps[cmap].with_extremes(bad="0.75")
     fig, ax = new_figure(width=6.0, height=5.0)
     finite = shown[np.isfinite(shown)]
     low = vmin if vmin is not None else (float(finite.min()) if finite.size else None)

@@ -1,0 +1,337 @@
+"""What ``toupy-resolution`` writes, and what it must never write.
+
+Outputs never replace inputs (issue 16, item 1): each collision below must be
+refused before anything is computed, with exit code 2 and one line on stderr
+naming both paths, the inputs byte for byte as they were and no output
+written. A failed run leaves no ``--out`` folder it created and no partial
+file (item 4, with a full disk simulated by making the writer raise
+``ENOSPC``). Two runs writing the same folder take turns (``fcntl.flock``
+lock), so the folder holds one run's complete set. ``--cmap`` is checked
+(item 6), and so is ``plot(output_dir=<a file>)``.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("click")
+tifffile = pytest.importorskip("tifffile")
+h5py = pytest.importorskip("h5py")
+
+from toupy.io import parse_length, write_image  # noqa: E402
+
+PIXEL = parse_length("28.6nm")
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).with_name("toupy-resolution")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "toupy.cli"]
+
+
+def _environment() -> dict:
+    environment = dict(os.environ, MPLBACKEND="Agg", TOUPY_RESOLUTION_PROGRESS="0")
+    environment.pop("CI", None)
+    return environment
+
+
+def run(*args, cwd, expect=0):
+    proc = subprocess.run(_command() + [str(a) for a in args], capture_output=True, text=True, cwd=cwd,
+                          env=_environment(), timeout=600)
+    assert proc.returncode == expect, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+    return proc
+
+
+def _digests(folder: Path) -> dict:
+    """Every file under ``folder`` (symlinks as links) with the SHA-256 of its bytes."""
+    found = {}
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_symlink():
+            found[str(path)] = "link to " + os.readlink(path)
+        elif path.is_file():
+            found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def _pair(rng, shape=(64, 64)):
+    signal = rng.standard_normal(shape)
+    return [(signal + 0.5 * rng.standard_normal(shape)).astype(np.float32) for _ in range(2)]
+
+
+@pytest.fixture()
+def work(tmp_path):
+    """A folder with a TIFF pair, an NPY map and an HDF5 sinogram with its angles."""
+    rng = np.random.default_rng(7)
+    a, b = _pair(rng)
+    write_image(tmp_path / "A.tif", a, pixel_size=PIXEL)
+    write_image(tmp_path / "B.tif", b, pixel_size=PIXEL)
+    return tmp_path
+
+
+def _refused(proc, *paths) -> str:
+    """Exit 2 and exactly one line on stderr that names every one of ``paths``."""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for path in paths:
+        assert str(path) in lines[0], (path, lines[0])
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- outputs never replace inputs
+
+def test_report_onto_an_input(work):
+    before = _digests(work)
+    proc = run("fsc", "A.tif", "B.tif", "--report", "A.tif", cwd=work, expect=2)
+    line = _refused(proc, "--report A.tif", "half 1 A.tif")
+    assert "same file" in line
+    assert _digests(work) == before
+
+
+def test_report_onto_an_input_through_a_symlink_and_a_relative_path(work):
+    (work / "sub").mkdir()
+    os.symlink(work / "B.tif", work / "link.tif")
+    before = _digests(work)
+    proc = run("fsc", "A.tif", "B.tif", "--report", "link.tif", cwd=work, expect=2)
+    _refused(proc, "link.tif", "half 2 B.tif")
+    proc = run("fsc", str(work / "A.tif"), "B.tif", "--report", "sub/../A.tif", cwd=work, expect=2)
+    _refused(proc, "sub/../A.tif", str(work / "A.tif"))
+    os.link(work / "A.tif", work / "hard.tif")  # a hard link is the same file under another name
+    before["hard"] = _digests(work)[str(work / "hard.tif")]
+    proc = run("fsc", "hard.tif", "B.tif", "--report", "A.tif", cwd=work, expect=2)
+    _refused(proc, "A.tif", "hard.tif")
+    after = _digests(work)
+    assert after.pop(str(work / "hard.tif")) == before.pop("hard")
+    assert after == before
+
+
+def test_localfsc_map_onto_its_own_input(work):
+    out = work / "OUT"
+    out.mkdir()
+    os.replace(work / "A.tif", out / "LocalFSC_resmap.tif")
+    before = _digests(work)
+    proc = run("localfsc", out / "LocalFSC_resmap.tif", "B.tif", "--out", out, cwd=work, expect=2)
+    _refused(proc, f"map {out / 'LocalFSC_resmap.tif'}", f"half 1 {out / 'LocalFSC_resmap.tif'}")
+    assert _digests(work) == before
+
+
+def test_localres_map_onto_its_own_npy_input(work):
+    out = work / "OUT"
+    image = np.random.default_rng(3).standard_normal((48, 48)).astype(np.float32)
+    write_image(out / "LocalResolution_map.npy", image, pixel_size=PIXEL)  # and its side file
+    before = _digests(work)
+    # through a second name of the folder: a symlink to OUT
+    os.symlink(out, work / "OUT2")
+    proc = run("localres", "OUT/LocalResolution_map.npy", "--out", "OUT2", cwd=work, expect=2)
+    _refused(proc, "OUT2/LocalResolution_map.npy", "map OUT/LocalResolution_map.npy")
+    before[str(work / "OUT2")] = f"link to {out}"
+    assert _digests(work) == before
+
+
+def test_split_tomogram_onto_the_sinogram_file(work):
+    out = work / "OUT"
+    out.mkdir()
+    theta = np.linspace(0, 180, 40, endpoint=False)
+    with h5py.File(out / "tomogram_half1.h5", "w") as h5:
+        h5["sinogram"] = np.ones((32, 40), np.float32)
+        h5["theta"] = theta
+    before = _digests(work)
+    proc = run("split", "OUT/tomogram_half1.h5:/sinogram", "--tomograms", "h5", "--out", "OUT", cwd=work,
+               expect=2)
+    _refused(proc, "map OUT/tomogram_half1.h5", "sinogram OUT/tomogram_half1.h5")
+    assert _digests(work) == before
+
+
+def test_report_onto_the_json_of_the_same_run(work):
+    before = _digests(work)
+    proc = run("fsc", "A.tif", "B.tif", "--report", "OUT/fsc.json", "--out", "OUT", cwd=work, expect=2)
+    line = _refused(proc, "JSON OUT/fsc.json", "--report OUT/fsc.json")
+    assert "same file" in line
+    assert not (work / "OUT").exists() and _digests(work) == before
+
+
+def test_report_onto_a_figure_through_a_symlinked_folder(work):
+    (work / "OUT").mkdir()
+    os.symlink(work / "OUT", work / "VIA")
+    proc = run("fsc", "A.tif", "B.tif", "--out", "OUT", "--report", "VIA/FSC_2D.png", cwd=work, expect=2)
+    _refused(proc, "figure OUT/FSC_2D.png", "--report VIA/FSC_2D.png")
+    assert list((work / "OUT").iterdir()) == []
+
+
+def test_mask_and_pairs_file_are_inputs_too(work):
+    write_image(work / "mask.tif", np.ones((64, 64), np.float32))
+    (work / "pairs.txt").write_text("A.tif B.tif\n")
+    before = _digests(work)
+    proc = run("fsc", "A.tif", "B.tif", "--mask", "mask.tif", "--report", "mask.tif", cwd=work, expect=2)
+    _refused(proc, "--report mask.tif", "--mask mask.tif")
+    proc = run("fsc", "--pairs", "pairs.txt", "--report", "pairs.txt", cwd=work, expect=2)
+    _refused(proc, "--report pairs.txt", "--pairs pairs.txt")
+    assert _digests(work) == before
+
+
+def test_clean_run_writes_exactly_the_planned_files_and_no_lock(work):
+    proc = run("fsc", "A.tif", "B.tif", "--out", "OUT", "--report", "OUT/report.html", cwd=work)
+    assert proc.stderr == ""
+    assert sorted(p.name for p in (work / "OUT").iterdir()) == ["FSC_2D.png", "fsc.json", "report.html"]
+    doc = json.loads((work / "OUT" / "fsc.json").read_text())
+    assert doc["runs"][0]["figures"] == ["FSC_2D.png"]
+
+
+# ----------------------------------------------------------------------------- failed runs leave nothing
+
+def _main(args, monkeypatch, capsys):
+    """Run the command line in this process (so a writer can be replaced); exit code and stderr."""
+    from toupy.cli import main
+
+    monkeypatch.setenv("TOUPY_RESOLUTION_PROGRESS", "0")
+    with pytest.raises(SystemExit) as stop:
+        main(args=[str(a) for a in args])
+    return stop.value.code, capsys.readouterr().err
+
+
+def _full_disk(real, victim: str):
+    """``real`` that raises ENOSPC for the file named ``victim`` (others are written)."""
+
+    def write(path, *args, **kwargs):
+        if Path(path).name == victim:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, *args, **kwargs)
+
+    return write
+
+
+def test_full_disk_removes_the_files_and_the_folder_it_created(work, monkeypatch, capsys):
+    import toupy._cli_common as common
+
+    monkeypatch.chdir(work)
+    before = _digests(work)
+    monkeypatch.setattr(common, "_write_bytes", _full_disk(common._write_bytes, "fsc.json"))
+    code, err = _main(["fsc", "A.tif", "B.tif", "--out", "new/OUT"], monkeypatch, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "new/OUT/fsc.json" in lines[0] and "disk is full" in lines[0], err
+    # the figure written before the JSON is gone, and so are both folders the run created
+    assert not (work / "new").exists()
+    assert _digests(work) == before
+
+
+def test_full_disk_on_a_map_keeps_an_existing_folder_as_it_was(work, monkeypatch, capsys):
+    import toupy.io
+
+    monkeypatch.chdir(work)
+    (work / "OUT").mkdir()
+    (work / "OUT" / "notes.txt").write_text("mine")
+    image = np.random.default_rng(5).standard_normal((48, 48)).astype(np.float32)
+    write_image(work / "map.npy", image, pixel_size=PIXEL)
+    before = _digests(work)
+    monkeypatch.setattr(toupy.io, "write_image", _full_disk(toupy.io.write_image, "LocalResolution_map.npy"))
+    code, err = _main(["localres", "map.npy", "--out", "OUT", "--sigma-noise", "1"], monkeypatch, capsys)
+    assert code == 2 and "OUT/LocalResolution_map.npy" in err and "disk is full" in err, err
+    assert _digests(work) == before
+    assert sorted(p.name for p in (work / "OUT").iterdir()) == ["notes.txt"]
+
+
+def test_input_error_creates_no_output_folder(work):
+    before = _digests(work)
+    run("fsc", "A.tif", "missing.tif", "--out", "new/OUT", "--report", "new/r.html", cwd=work, expect=2)
+    assert not (work / "new").exists() and _digests(work) == before
+
+
+# ----------------------------------------------------------------------------- two runs, one folder
+
+_RUNNER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import toupy._cli_common as common
+
+    role, own, other, *args = sys.argv[1:]
+    if role == "first":
+        real = common._write_bytes
+        def write(path, data):
+            done = real(path, data)
+            if Path(path).name == "fsc.json":
+                # stop between the JSON and the report until the other run is about to write,
+                # then give it the time to write all of its files if nothing stops it
+                Path(own).touch()
+                deadline = time.monotonic() + 120
+                while not Path(other).exists() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                time.sleep(2.0)
+            return done
+        common._write_bytes = write
+    else:
+        real_make = common._make_folder
+        def make(folder):
+            deadline = time.monotonic() + 120
+            while not Path(other).exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            Path(own).touch()
+            return real_make(folder)
+        common._make_folder = make
+    from toupy.cli import main
+    main(args=args)
+""")
+
+
+def test_two_runs_into_one_folder_take_turns(work):
+    rng = np.random.default_rng(11)
+    c, d = _pair(rng)
+    write_image(work / "C.tif", c, pixel_size=PIXEL)
+    write_image(work / "D.tif", d, pixel_size=PIXEL)
+    first_mark, second_mark = work / "first-writing", work / "second-writing"
+    common = ["--out", "OUT", "--report", "OUT/report.html"]
+    spawn = [sys.executable, "-c", _RUNNER]
+    first = subprocess.Popen(spawn + ["first", first_mark, second_mark, "fsc", "A.tif", "B.tif", *common],
+                             cwd=work, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(spawn + ["second", second_mark, first_mark, "fsc", "C.tif", "D.tif", *common],
+                              cwd=work, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out1, err1 = first.communicate(timeout=600)
+    out2, err2 = second.communicate(timeout=600)
+    assert first.returncode == 0 and second.returncode == 0, (err1, err2)
+    assert first_mark.exists() and second_mark.exists()
+    assert "waiting for another toupy-resolution run writing into OUT" in err2
+    # the second run wrote after the first had finished: every file is the second run's
+    doc = json.loads((work / "OUT" / "fsc.json").read_text())
+    assert [i["file"] for i in doc["runs"][0]["inputs"]] == ["C.tif", "D.tif"]
+    report = (work / "OUT" / "report.html").read_text()
+    assert "C.tif" in report and "A.tif" not in report
+    assert sorted(p.name for p in (work / "OUT").iterdir()) == ["FSC_2D.png", "fsc.json", "report.html"]
+
+
+# ----------------------------------------------------------------------------- colour maps, output_dir
+
+def test_unknown_cmap_is_a_usage_error_listing_the_choices(work):
+    image = np.random.default_rng(5).standard_normal((48, 48)).astype(np.float32)
+    write_image(work / "map.npy", image, pixel_size=PIXEL)
+    proc = run("localres", "map.npy", "--cmap", "nosuchmap", "--out", "OUT", cwd=work, expect=2)
+    line = _refused(proc, "nosuchmap")
+    assert "viridis_r" in line and "magma" in line
+    assert not (work / "OUT").exists()
+
+
+def test_plot_functions_name_a_bad_cmap_and_a_file_as_output_dir(tmp_path):
+    from toupy.resolution.FSC import FSCPlot
+    from toupy.resolution._plotting import plot_resolution_map
+
+    with pytest.raises(ValueError, match=r"cmap 'nosuchmap' is not a Matplotlib colour map; .*viridis"):
+        plot_resolution_map(np.ones((8, 8)), cmap="nosuchmap")
+    a, b = _pair(np.random.default_rng(1))
+    target = tmp_path / "a-file"
+    target.write_text("not a folder")
+    with pytest.raises(ValueError, match=re.escape(f"output_dir {target} is not a folder;")):
+        FSCPlot(a, b).plot(output_dir=target)
+    with pytest.raises(ValueError, match=re.escape(f"output_dir {target / 'below'} is not a folder ({target} is a file)")):
+        FSCPlot(a, b).plot(output_dir=target / "below")
+    assert target.read_text() == "not a folder"
+    FSCPlot(a, b).plot(output_dir=tmp_path / "new")  # a folder that does not exist yet is made
+    assert (tmp_path / "new" / "FSC_2D.png").exists()
