@@ -173,6 +173,48 @@ def assert_one_line_naming(message: str, *names: str) -> None:
         assert name in text, f"message does not name {name!r}: {message!r}"
 
 
+def _comparable(value) -> dict:
+    """The numbers of a result (its to_dict()), flattened to {key: float array}, for comparison."""
+    document = value.to_dict() if hasattr(value, "to_dict") else dict(vars(value))
+    flat: dict = {}
+
+    def walk(prefix, item):
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                walk(f"{prefix}.{key}", sub)
+        elif isinstance(item, (list, tuple, np.ndarray)) and np.asarray(item).dtype.kind in "biufc":
+            flat[prefix] = np.asarray(item, dtype=np.complex128)
+        elif isinstance(item, (int, float, np.number)) and not isinstance(item, bool):
+            flat[prefix] = np.asarray([item], dtype=np.complex128)
+        elif item is None or isinstance(item, (bool, str)):
+            flat[prefix] = item
+
+    walk("", document)
+    return flat
+
+
+def assert_same_result(native, swapped) -> None:
+    a, b = _comparable(native), _comparable(swapped)
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], np.ndarray):
+            assert a[key].shape == b[key].shape, key
+            assert np.allclose(a[key], b[key], rtol=1e-6, atol=1e-9, equal_nan=True), key
+        else:
+            assert a[key] == b[key], key
+
+
+def assert_same_outcome(native: Outcome, swapped: Outcome) -> None:
+    """Byte order changes nothing: the same result, warnings and refusal as in native order."""
+    assert native.kind in ("result", "ValueError", "TypeError"), f"native order: {native!r}"
+    assert swapped.kind == native.kind, f"native {native!r} but swapped {swapped!r}"
+    if native.kind == "result":
+        assert_same_result(native.value, swapped.value)
+        assert swapped.warnings == native.warnings
+    else:
+        assert swapped.message == native.message
+
+
 def names_a_parameter(message: str, parameters) -> bool:
     """Whether the message names one of ``parameters`` as a word (``img1``, ``mask`` ...)."""
     return any(re.search(rf"(?<![\w]){re.escape(p)}(?![\w])", message) for p in parameters)
@@ -283,7 +325,11 @@ def overwrite(path, offset: int, data: bytes) -> None:
 
 
 def header_size(path) -> int:
-    """Bytes of the file before its pixel data (where forging does damage)."""
+    """Bytes of the file before its pixel data (where forging does damage).
+
+    For HDF5 the metadata also follows the data in some files; the bytes before
+    the data hold the superblock and the dataset's object header here.
+    """
     fmt = format_of(path)
     raw = Path(path).read_bytes()
     if fmt == "npy":
@@ -294,6 +340,16 @@ def header_size(path) -> int:
         return 1024 + len(mrc_extended(path))
     if fmt == "edf":
         return raw.index(b"}") + 2
+    if fmt == "tiff":
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            return int(tif.series[0].dataoffset)
+    if fmt == "hdf5":
+        import h5py
+
+        with h5py.File(path, "r") as h5:
+            return int(h5["data"].id.get_offset())
     return min(len(raw), 512)
 
 

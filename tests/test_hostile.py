@@ -110,48 +110,6 @@ def test_api_refuses_hostile_arrays(name, kind):
 
 # =========================================================================== API: byte order
 
-def _comparable(value) -> dict:
-    """The numbers of a result (its to_dict()), flattened to {key: float array}, for comparison."""
-    document = value.to_dict() if hasattr(value, "to_dict") else dict(vars(value))
-    flat: dict = {}
-
-    def walk(prefix, item):
-        if isinstance(item, dict):
-            for key, sub in item.items():
-                walk(f"{prefix}.{key}", sub)
-        elif isinstance(item, (list, tuple, np.ndarray)) and np.asarray(item).dtype.kind in "biufc":
-            flat[prefix] = np.asarray(item, dtype=np.complex128)
-        elif isinstance(item, (int, float, np.number)) and not isinstance(item, bool):
-            flat[prefix] = np.asarray([item], dtype=np.complex128)
-        elif item is None or isinstance(item, (bool, str)):
-            flat[prefix] = item
-
-    walk("", document)
-    return flat
-
-
-def assert_same_result(native, swapped) -> None:
-    a, b = _comparable(native), _comparable(swapped)
-    assert a.keys() == b.keys()
-    for key in a:
-        if isinstance(a[key], np.ndarray):
-            assert a[key].shape == b[key].shape, key
-            assert np.allclose(a[key], b[key], rtol=1e-6, atol=1e-9, equal_nan=True), key
-        else:
-            assert a[key] == b[key], key
-
-
-def assert_same_outcome(native: hc.Outcome, swapped: hc.Outcome) -> None:
-    """Byte order changes nothing: the same result, warnings and refusal as in native order."""
-    assert native.kind in ("result", "ValueError", "TypeError"), f"native order: {native!r}"
-    assert swapped.kind == native.kind, f"native {native!r} but swapped {swapped!r}"
-    if native.kind == "result":
-        assert_same_result(native.value, swapped.value)
-        assert swapped.warnings == native.warnings
-    else:
-        assert swapped.message == native.message
-
-
 @pytest.mark.parametrize("dtype", [">f4", ">f8", ">c8"])
 @pytest.mark.parametrize("name", list(ESTIMATORS))
 def test_api_big_endian_equals_native(name, dtype):
@@ -160,7 +118,7 @@ def test_api_big_endian_equals_native(name, dtype):
     clean = estimator.inputs()
     native = hc.call(estimator, *[a.astype(np.dtype(dtype).newbyteorder("=")) for a in clean])
     swapped = hc.call(estimator, *[a.astype(dtype) for a in clean])
-    assert_same_outcome(native, swapped)
+    hc.assert_same_outcome(native, swapped)
 
 
 @pytest.mark.parametrize("name", PAIRS)
@@ -171,7 +129,7 @@ def test_api_big_little_pair_equals_native(name):
     native = hc.call(estimator, first, second)
     mixed = hc.call(estimator, hc.byteswapped(first, ">"), hc.byteswapped(second, "<"))
     assert native.kind == "result", native
-    assert_same_outcome(native, mixed)
+    hc.assert_same_outcome(native, mixed)
 
 
 # =========================================================================== API: parameters, warnings
