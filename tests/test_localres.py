@@ -37,6 +37,7 @@ import pytest
 from scipy import ndimage
 
 from toupy.resolution import _localres
+from toupy.resolution._checks import ResolutionWarning
 from toupy.resolution._localres import LocalResolutionResult, local_resolution
 from toupy.resolution._results import map_statistics
 from toupy.resolution.localres import LocalResolution
@@ -94,6 +95,29 @@ def _ramp_noise(rng, shape):
     f = _freq_grid(shape)
     x = np.fft.ifftn(np.fft.fftn(rng.standard_normal(shape)) * np.sqrt(f / f.mean())).real
     return x / x.std()
+
+
+def _soft_sphere(shape, radius, edge):
+    """1 inside ``radius`` (pixels from the centre), a raised-cosine edge of ``edge``, 0 beyond."""
+    centred = np.meshgrid(*[np.arange(n) - n / 2 for n in shape], indexing="ij", sparse=True)
+    distance = np.sqrt(sum(c**2 for c in centred))
+    ramp = np.clip((radius + edge - distance) / edge, 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * ramp)
+
+
+def _deposited_like(rng, shape, residue=0.0):
+    """A map as deposited after soft masking: sample in a sphere, white noise everywhere,
+    then multiplied by a soft spherical mask (the solvent flattened to zero), plus
+    ``residue`` white noise (what a flattened solvent keeps from later processing)."""
+    n = min(shape)
+    texture = _blurred_white(rng, shape, 1.2)
+    image = 3 * texture / texture.std() * _soft_sphere(shape, 0.3 * n, 0.05 * n) + rng.standard_normal(shape)
+    return image * _soft_sphere(shape, 0.36 * n, 0.08 * n) + residue * rng.standard_normal(shape)
+
+
+def _low_passed(image, transfer):
+    """``image`` filtered by ``transfer(|f|)`` (a band-limited or filtered map)."""
+    return np.fft.ifftn(np.fft.fftn(image) * transfer(_freq_grid(image.shape))).real
 
 
 def _band(shape, fc, sigma_f):
@@ -401,7 +425,7 @@ def test_highfreq_estimate_on_a_map_filled_with_sample():
     assert res.sigma_noise == pytest.approx(0.5, rel=2 * math.sqrt(2 / K))
     assert res.mask.all()  # no noise region: the whole field of view
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the corners hold sample, it may warn
+        warnings.simplefilter("ignore", ResolutionWarning)  # the corners hold sample, it may warn
         corners = local_resolution(image, progress_bar=False)
     assert corners.sigma_noise > 2 * 0.5
 
@@ -423,7 +447,7 @@ def test_noise_mask_estimate_on_a_stripe():
     assert res.sigma_noise == pytest.approx(0.3, rel=4 / math.sqrt(2 * (n - 1)))
     assert res.noise_power_rel_var == pytest.approx(2 / (n - 1))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the corners hold sample, it may warn
+        warnings.simplefilter("ignore", ResolutionWarning)  # the corners hold sample, it may warn
         assert local_resolution(image, progress_bar=False).sigma_noise > 3 * 0.3
 
 
@@ -492,17 +516,191 @@ def test_empty_automatic_mask_warns_and_uses_everything():
     x = np.zeros((64, 64))
     x[16:48, 16:48] = 0.0
     x += rng.standard_normal(x.shape)
-    with pytest.warns(UserWarning, match="automatic sample mask is empty"):
+    with pytest.warns(ResolutionWarning, match="automatic sample mask is empty"):
         res = local_resolution(x, progress_bar=False)
     assert res.mask.all()
+    assert len(res.warnings) == 1 and "automatic sample mask is empty" in res.warnings[0]
 
 
 def test_corners_with_sample_warn():
     rng = np.random.default_rng(23)
     x = rng.standard_normal((128, 128))
     x[:13, :13] += 5 * rng.standard_normal((13, 13))
-    with pytest.warns(UserWarning, match="corners probably contain sample"):
-        local_resolution(x, progress_bar=False)
+    with pytest.warns(ResolutionWarning, match="corners probably contain sample"):
+        res = local_resolution(x, progress_bar=False)
+    assert any("corners probably contain sample" in w for w in res.warnings)
+
+
+# --------------------------------------------------------------------------------------------
+# checks of the noise model: each assumption violated on purpose, and clean maps without warning
+# --------------------------------------------------------------------------------------------
+def _checked(image, **kwargs):
+    """The result and the ResolutionWarnings issued (each must also be in the result)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = local_resolution(image, progress_bar=False, **kwargs)
+    issued = [str(w.message) for w in caught if issubclass(w.category, ResolutionWarning)]
+    assert list(res.warnings) == issued
+    return res
+
+
+def test_region_moments_partition_the_map_in_any_blocks():
+    """Corner boxes / border / interior moments equal numpy's on an independent labelling
+    (voxel near a face on every axis / on some / on none), and blocks pool to the same."""
+    rng = np.random.default_rng(41)
+    x = 5.0 + rng.standard_normal((30, 41, 17))
+    sides = _localres._corner_boxes(x.shape, 0.1)[1]
+    assert sides == (3, 4, 2)
+    near = np.meshgrid(*[((np.arange(n) < c) | (np.arange(n) >= n - c)).astype(int)
+                         for n, c in zip(x.shape, sides)], indexing="ij")
+    count = sum(near)
+    labels = np.where(count == x.ndim, 0, np.where(count == 0, 2, 1))
+    expected = [(v.size, v.mean(), np.sum((v - v.mean()) ** 2)) for v in (x[labels == g] for g in range(3))]
+    assert expected[0][0] == 8 * 3 * 4 * 2
+    np.testing.assert_allclose(_localres._map_region_moments(x, sides), expected, rtol=1e-12)
+    rows = [_localres.region_moments(x[a:a + 7, b:b + 10], (a, b, 0), x.shape, sides)
+            for a in range(0, 30, 7) for b in range(0, 41, 10)]
+    pooled = [_localres._pool([tuple(r[g]) for r in rows]) for g in range(3)]
+    np.testing.assert_allclose(pooled, expected, rtol=1e-12)
+
+
+def _tail_fit(image, fraction=0.1):
+    grid = _localres._Grid(image.shape)
+    spectrum = np.fft.rfftn(image)
+    spectrum[(0,) * image.ndim] = 0.0
+    power, count = _localres._shell_power(spectrum, image.shape)
+    return _localres.fit_highfreq_tail(power, count, grid, fraction)
+
+
+def test_tail_slope_of_white_noise_is_standard_normal():
+    """The tail check's statistic: on white noise the slope in standard errors is
+    N(0, 1) (``R`` = 400 maps of 128²: mean within 3/sqrt(R), sd in [0.8, 1.25]), so
+    the 5-standard-error rule warns about one map in 3.5 million; the upper-half /
+    lower-half power ratio is 1 within 4 of its standard deviation sqrt(2/K_lo + 2/K_hi)
+    (K ≈ 3000 modes per half: 0.037). The power is the mean |F|²/N above 0.45 c/px."""
+    rng = np.random.default_rng(42)
+    shape = (128, 128)
+    fits = [_tail_fit(rng.standard_normal(shape)) for _ in range(400)]
+    z = np.array([f.z for f in fits])
+    assert abs(z.mean()) < 3 / math.sqrt(z.size)
+    assert 0.8 < z.std(ddof=1) < 1.25
+    assert z.min() > -_localres.TAIL_Z
+    K = np.count_nonzero(_freq_grid(shape) > 0.45)
+    assert np.all(np.abs([f.fall for f in fits]) < 4 * math.sqrt(2 / (K / 2) * 2))
+    x = rng.standard_normal(shape)
+    spectrum = np.fft.fftn(x - x.mean())
+    tail = np.rint(_freq_grid(shape) * 128) > 0.45 * 128  # shell s holds |f| rounding to s/128
+    assert _tail_fit(x).power == pytest.approx(np.mean(np.abs(spectrum[tail]) ** 2) / x.size, rel=1e-10)
+
+
+def test_soft_masked_map_with_flattened_solvent_is_refused_or_warned():
+    """A deposited-style map (soft spherical mask, solvent flattened): exactly flat
+    corners and corners at 1e-7 of the map's spread are refused; a residue of 1e-3
+    (corner variance ~1e-6 of the whole map's, below the 1e-4 margin) warns and the
+    warning is in the result and its JSON. The same map unmasked gives no warning."""
+    rng = np.random.default_rng(43)
+    shape = (128, 128)
+    with pytest.raises(ValueError, match="noise_method='corners'.*zero variance"):
+        local_resolution(_deposited_like(rng, shape), progress_bar=False)
+    with pytest.raises(ValueError, match="corners are numerically flat.*noise_mask"):
+        local_resolution(_deposited_like(rng, shape, residue=1e-7), progress_bar=False)
+    res = _checked(_deposited_like(rng, shape, residue=1e-3))
+    assert "orders of magnitude quieter" in res.warnings[0] and "noise_method='mask'" in res.warnings[0]
+    # the symptom of the brief: with that noise level the sample's window spills over the corners
+    assert len(res.warnings) == 2 and "automatic sample mask covers" in res.warnings[1]
+    assert json.loads(res.to_json())["warnings"] == list(res.warnings)
+    assert res.sigma_noise < 2e-3  # the number the warning is about
+    n = min(shape)
+    texture = _blurred_white(rng, shape, 1.2)
+    unmasked = 3 * texture / texture.std() * _soft_sphere(shape, 0.3 * n, 0.05 * n) + rng.standard_normal(shape)
+    assert _checked(unmasked).warnings == ()
+
+
+def test_highfreq_on_a_masked_map_warns_of_the_flattened_solvent():
+    """'highfreq' on the soft-masked map: its noise power is averaged over the
+    flattened solvent (σ² low by the masked fraction, here σ ≈ 0.5 for true 1), so the
+    flattened corners are reported (a warning: the corners are not the noise level)."""
+    rng = np.random.default_rng(44)
+    res = _checked(_deposited_like(rng, (128, 128)), noise_method="highfreq")
+    assert len(res.warnings) == 1 and "corners of this map are flattened" in res.warnings[0]
+    assert res.sigma_noise < 0.8
+
+
+def test_band_limited_maps_are_caught_by_the_highfreq_check():
+    """A map filled with sample and white noise, then filtered: a Gaussian low-pass
+    (noise power 0.25 exp(-f²/0.0625)) warns that the tail still falls, and the measured
+    fall (1 - upper-half / lower-half power of the tail's modes) is the one of that
+    spectrum within 4 sqrt(2/K_lo + 2/K_hi) (K modes per half); a filter that is zero
+    above 0.4 c/px leaves only round-off (1e-16 of the map) above 0.45 and is refused."""
+    rng = np.random.default_rng(45)
+    shape = (256, 256)
+    image = 20 * _blurred_white(rng, shape, 3.0) + 0.5 * rng.standard_normal(shape)
+    assert _checked(image, noise_method="highfreq").warnings == ()
+    smooth = _low_passed(image, lambda f: np.exp(-(f**2) / (2 * 0.25**2)))
+    res = _checked(smooth, noise_method="highfreq")
+    assert len(res.warnings) == 1 and "still falls across the tail" in res.warnings[0]
+    f = _freq_grid(shape)
+    shell = np.rint(f * 256).astype(int)
+    in_tail = shell > 0.45 * 256
+    shells = np.unique(shell[in_tail])
+    modes = np.array([np.count_nonzero(shell == k) for k in shells], float)
+    power = np.array([np.mean(0.25 * np.exp(-f[shell == k] ** 2 / 0.0625)) for k in shells])
+    upper = np.cumsum(modes) > 0.5 * modes.sum()
+    halves = [np.sum(modes[part] * power[part]) / modes[part].sum() for part in (~upper, upper)]
+    tolerance = 4 * math.sqrt(2 / modes[~upper].sum() + 2 / modes[upper].sum())
+    assert _tail_fit(smooth).fall == pytest.approx(1 - halves[1] / halves[0], abs=tolerance)
+    hard = _low_passed(image, lambda f: np.clip((0.4 - f) / 0.05, 0.0, 1.0))
+    with pytest.raises(ValueError, match="highfreq.*numerically zero.*low-pass filtered"):
+        local_resolution(hard, noise_method="highfreq", progress_bar=False)
+
+
+def test_automatic_mask_holding_the_corner_boxes_warns():
+    """One corner box 10× quieter than the rest: the pooled noise level (σ² ≈ 0.75) is too
+    small for the other three, which enter the automatic mask (75 % of the corner voxels,
+    against a false-alarm rate of 1e-3): the mask check warns, besides the disagreement
+    of the corners. The rule's boundary: more than half of the region."""
+    rng = np.random.default_rng(46)
+    x = rng.standard_normal((256, 256))
+    x[:26, :26] *= 0.1
+    res = _checked(x)
+    assert any("automatic sample mask covers" in w and "of the noise region" in w for w in res.warnings)
+    assert any("corners probably contain sample" in w for w in res.warnings)
+    noise = _localres._NoiseModel(1.0, "corners", n_region=100)
+    record = []
+    _localres.check_auto_mask(10, 50, 1000, noise, record)
+    assert record == []
+    with pytest.warns(ResolutionWarning, match="51 % of the noise region"):
+        _localres.check_auto_mask(10, 51, 1000, noise, record)
+    assert len(record) == 1
+
+
+@pytest.mark.parametrize("case", ["object-corners", "object-3d", "filled-highfreq", "two-region-highfreq",
+                                  "white-corners", "white-highfreq", "ramp-highfreq"])
+def test_clean_maps_give_no_warning(case):
+    """Maps that meet the assumptions of their noise model: no ResolutionWarning, an
+    empty ``warnings`` field. (FBP-like noise rising to Nyquist makes 'highfreq'
+    conservative, not wrong in the direction of false detections: not warned.)"""
+    rng = np.random.default_rng(47)
+    kwargs = {"noise_method": "highfreq"} if case.endswith("highfreq") else {}
+    if case == "object-corners":
+        image, _ = _object_in_noise(rng, (256, 256))
+    elif case == "object-3d":
+        image, _ = _object_in_noise(rng, (48, 48, 48))
+        kwargs = {"window_sigma": 3.0, "n_freq": 8}
+    elif case == "filled-highfreq":
+        image = 20 * _blurred_white(rng, (256, 256), 3.0) + 0.5 * rng.standard_normal((256, 256))
+    elif case == "two-region-highfreq":
+        image = _two_region(rng, (256, 256))
+    elif case == "ramp-highfreq":
+        image = _ramp_noise(rng, (256, 256))
+    else:  # noise alone: tested everywhere (the automatic mask of pure noise is empty, and says so)
+        image = rng.standard_normal((256, 256))
+        kwargs["mask"] = np.ones(image.shape, bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResolutionWarning)
+        res = local_resolution(image, progress_bar=False, **kwargs)
+    assert res.warnings == ()
+    assert json.loads(res.to_json())["warnings"] == []
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,10 +35,10 @@ level, mask size and null laws reduced from small per-chunk results.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,7 @@ import scipy.fft
 import scipy.special
 
 from . import _kernels
+from ._checks import warn_assumption
 from ._correlation import default_workers
 from ._dask import is_dask_array, require_dask
 from ._progress import progress
@@ -66,6 +67,21 @@ _MIN_MODES_PER_BIN = 64
 #: lags of the window autocorrelation below this fraction of its peak are dropped
 _LAG_CUTOFF = 1e-10
 _ROW_BYTES = 4 << 20
+
+# thresholds of the checks of the noise model (see local_resolution, Notes)
+#: corner variance below this fraction of the variance of the box border: flattened solvent
+FLAT_VS_BORDER = 1e-2
+#: corner variance below this fraction of the variance of the whole box: flattened solvent
+FLAT_VS_BOX = 1e-4
+#: a standard deviation below this fraction of the map's is numerically zero (refused)
+NUMERICALLY_FLAT = 1e-5
+#: the high-frequency tail is falling when its fitted slope is this many standard errors
+#: of a white tail below zero ...
+TAIL_Z = 5.0
+#: ... and the upper half of the tail has less than 1 - TAIL_FALL of the power of the lower half
+TAIL_FALL = 0.1
+#: the automatic mask holds at least this share of the noise region: the noise level is wrong
+MASK_NOISE_SHARE = 0.5
 
 if _kernels.HAVE_NUMBA:
     from numba import njit, prange
@@ -134,6 +150,10 @@ class LocalResolutionResult(ResolutionMapViews):
     pixel_size, unit, shape
         Pixel size, the name of its unit (labels every physical length) and
         the input shape.
+    warnings : tuple of str
+        The failed checks of the noise model and of the mask, one sentence
+        each (also issued as :class:`ResolutionWarning`); empty when every
+        check passed.
     """
 
     resolution_map: np.ndarray
@@ -168,6 +188,7 @@ class LocalResolutionResult(ResolutionMapViews):
     pixel_size: float
     unit: str
     shape: tuple
+    warnings: tuple = ()
 
     @property
     def resolution_median_phys(self) -> float:
@@ -546,14 +567,16 @@ class _NoiseModel:
 
     ``rel_var`` is the relative variance of the estimated noise power (``2/(n - 1)``
     for ``n`` voxels of white noise, ``2/K`` for ``K`` Fourier modes, 0 when the
-    level is given); ``baseline`` the mean of the noise region (None without one).
+    level is given); ``baseline`` the mean of the noise region (None without one)
+    and ``n_region`` its number of voxels (0 without one).
     A radial ``profile`` carries the modes behind each bin (``modes``), from which
     the uncertainty of a band's noise power is derived (:meth:`band_rel_var`).
     """
 
     def __init__(self, sigma: float, method: str, profile: tuple | None = None, baseline=None,
-                 rel_var: float = 0.0, modes: np.ndarray | None = None):
+                 rel_var: float = 0.0, modes: np.ndarray | None = None, n_region: int = 0):
         self.sigma = float(sigma)
+        self.n_region = int(n_region)
         self.method = method
         self.profile = profile
         self.baseline = baseline
@@ -834,7 +857,7 @@ def _corner_summary(piece, whiten: bool) -> tuple:
     return _region_summary(piece, piece if whiten else None)
 
 
-def _noise_from_corner_summaries(summaries, sides, whiten, *, stacklevel=4) -> _NoiseModel:
+def _noise_from_corner_summaries(summaries, sides, whiten, record=None) -> _NoiseModel:
     """Noise model of the corner boxes from their :func:`_corner_summary` results."""
     n, mean, m2 = _pool(summaries)
     variance = m2 / (n - 1)
@@ -845,11 +868,11 @@ def _noise_from_corner_summaries(summaries, sides, whiten, *, stacklevel=4) -> _
         )
     per_corner = np.array([s[2] / s[0] for s in summaries])
     if min(s[0] for s in summaries) >= 64 and per_corner.min() > 0 and per_corner.max() > 2 * per_corner.min():
-        warnings.warn(
+        warn_assumption(
             "noise_method='corners': the corner variances differ by a factor "
-            f"{per_corner.max() / per_corner.min():.1f}, so some corners probably contain sample. "
-            "Use noise_method='highfreq' (local tomography), a noise_mask, or sigma_noise.",
-            UserWarning, stacklevel=stacklevel,
+            f"{per_corner.max() / per_corner.min():.1f}, so some corners probably contain sample; "
+            "use noise_method='highfreq' (local tomography), a noise_mask, or sigma_noise.",
+            record,
         )
     profile = modes = None
     if whiten:
@@ -858,13 +881,13 @@ def _noise_from_corner_summaries(summaries, sides, whiten, *, stacklevel=4) -> _
         f, power, modes = _binned_profile(power, count, sides)
         profile = (f, power / float(np.prod(sides)))
     return _NoiseModel(math.sqrt(variance), "corners", profile, baseline=mean, rel_var=2.0 / (n - 1),
-                       modes=modes)
+                       modes=modes, n_region=n)
 
 
-def _noise_from_corners(work, corner_fraction, whiten):
+def _noise_from_corners(work, corner_fraction, whiten, record=None):
     boxes, sides = _corner_boxes(work.shape, corner_fraction)
     summaries = [_corner_summary(work[b], whiten) for b in boxes]
-    return _noise_from_corner_summaries(summaries, sides, whiten, stacklevel=5)
+    return _noise_from_corner_summaries(summaries, sides, whiten, record)
 
 
 def _mask_noise_stats(n: int, mean: float, m2: float) -> float:
@@ -887,7 +910,7 @@ def _noise_from_mask_sums(n, mean, variance, shell_power, shape) -> _NoiseModel:
         f, power, modes = _binned_profile(shell_power[0], shell_power[1], shape)
         profile = (f, power / n)
     return _NoiseModel(math.sqrt(variance), "mask", profile, baseline=mean, rel_var=2.0 / (n - 1),
-                       modes=modes)
+                       modes=modes, n_region=n)
 
 
 def _noise_from_mask(work, noise_mask, whiten, P, grid, workers):
@@ -908,8 +931,11 @@ def _noise_from_mask(work, noise_mask, whiten, P, grid, workers):
     return _noise_from_mask_sums(n, mean, variance, shell_power, work.shape)
 
 
-def _noise_from_shell_power(power, count, grid, highfreq_fraction) -> _NoiseModel:
-    """``'highfreq'`` noise model from the per-shell power of the map's spectrum."""
+def _noise_from_shell_power(power, count, grid, highfreq_fraction, record=None) -> _NoiseModel:
+    """``'highfreq'`` noise model from the per-shell power of the map's spectrum.
+
+    The tail is checked first (:func:`check_highfreq_tail`).
+    """
     f_shell = np.arange(len(power)) / grid.nmax
     keep = f_shell > 0.5 * (1.0 - highfreq_fraction)
     total = count[keep].sum()
@@ -921,18 +947,240 @@ def _noise_from_shell_power(power, count, grid, highfreq_fraction) -> _NoiseMode
     variance = float(power[keep].sum() / total / grid.size)
     if not variance > 0:
         raise ValueError("noise_method='highfreq': the map has no power near Nyquist (zero noise)")
+    check_highfreq_tail(power, count, grid, highfreq_fraction, record)
     return _NoiseModel(math.sqrt(variance), "highfreq", rel_var=2.0 / float(total))
 
 
-def _noise_from_highfreq(F, grid, highfreq_fraction):
+def _noise_from_highfreq(F, grid, highfreq_fraction, record=None):
     n_bins = int(np.ceil(np.sqrt(sum(float(np.max(np.abs(k))) ** 2 for k in grid.shell_freqs)))) + 2
     view = F[np.newaxis] if F.ndim == 2 else F
     sums = _kernels.shell_sums(view, view, grid.shell_freqs, grid.wlast, n_bins)
-    return _noise_from_shell_power(sums[2], sums[4], grid, highfreq_fraction)
+    return _noise_from_shell_power(sums[2], sums[4], grid, highfreq_fraction, record)
+
+
+# ----------------------------------------------------------------------------- checks of the noise model
+def _axis_parts(start: int, length: int, n: int, side: int) -> list:
+    """Slices of a block ``[start, start + length)`` of an axis of ``n`` in its three zones.
+
+    The zones are the first ``side`` voxels, the middle and the last ``side``
+    (the last zone never overlaps the first); None where the block misses a zone.
+    """
+    bounds = ((0, side), (side, max(side, n - side)), (max(side, n - side), n))
+    parts = []
+    for lo, hi in bounds:
+        a, b = max(lo, start), min(hi, start + length)
+        parts.append(slice(a - start, b - start) if b > a else None)
+    return parts
+
+
+def _zones(block_shape, offset, shape, sides):
+    """Yield ``(group, slices)`` of the parts of a block in the corner boxes (0), the border (1)
+    and the interior (2) of a map of ``shape``; the block starts at ``offset``.
+
+    A voxel is in a corner box when it lies within ``side`` of a face along
+    every axis, in the border when along some axes but not all.
+    """
+    parts = [_axis_parts(o, m, n, s) for o, m, n, s in zip(offset, block_shape, shape, sides)]
+    for zones in itertools.product(range(3), repeat=len(block_shape)):
+        where = tuple(parts[axis][zone] for axis, zone in enumerate(zones))
+        if any(w is None for w in where):
+            continue
+        middles = zones.count(1)
+        yield (0 if middles == 0 else (2 if middles == len(block_shape) else 1)), where
+
+
+def region_moments(block, offset, shape, sides) -> np.ndarray:
+    """``(n, mean, M2)`` of a block's voxels in the corner boxes, the border and the interior.
+
+    ``block`` is the part of a map of ``shape`` that starts at ``offset``;
+    ``sides`` are the corner box sides (:func:`_corner_boxes`), the zones
+    those of :func:`_zones`. Rows: corners, border, interior; the rows of
+    several blocks pool with :func:`_pool`.
+    """
+    block = np.asarray(block)
+    groups = ([], [], [])
+    for group, where in _zones(block.shape, offset, shape, sides):
+        groups[group].append(_region_summary(block[where])[:3])
+    return np.array([_pool(g) for g in groups], np.float64)
+
+
+def corner_count(inside, offset, shape, sides) -> int:
+    """Number of ``True`` voxels of a block of a boolean map that lie in the corner boxes."""
+    return sum(int(np.count_nonzero(inside[where])) for group, where in _zones(inside.shape, offset, shape, sides)
+               if group == 0)
+
+
+def _map_region_moments(work: np.ndarray, sides) -> np.ndarray:
+    """:func:`region_moments` of a whole map, read in slabs of at most ~16 MB of float64."""
+    step = max(1, (16 << 20) // max(1, 8 * work[0].size))
+    rows = [region_moments(work[a:a + step], (a,) + (0,) * (work.ndim - 1), work.shape, sides)
+            for a in range(0, work.shape[0], step)]
+    return np.array([_pool([r[g] for r in rows]) for g in range(3)], np.float64)
+
+
+def _variance(n: float, m2: float) -> float:
+    return m2 / (n - 1) if n >= 2 else math.nan
+
+
+def check_flat_corners(moments: np.ndarray, noise_method: str, record=None) -> None:
+    """Refuse or warn when the corner boxes are masked or flattened solvent.
+
+    ``moments`` are the pooled :func:`region_moments` of the map. The corner
+    variance is compared with the variance of the border (voxels near some
+    faces but not in a corner box: solvent in a map with empty corners) and of
+    the whole box (which noise alone never makes smaller than the noise
+    variance). With ``noise_method='corners'`` numerically flat corners
+    (standard deviation below ``NUMERICALLY_FLAT`` of the map's) are refused
+    and corners orders of magnitude quieter warned of; with ``'highfreq'`` both
+    are warned of (the map's solvent is flattened, which dilutes the
+    high-frequency noise power by the masked fraction).
+    """
+    (n_c, mean_c, m2_c), border, interior = moments
+    corner_var = _variance(n_c, m2_c)
+    n, _, m2 = _pool([tuple(row) for row in moments])
+    box_var, border_var = _variance(n, m2), _variance(border[0], border[2])
+    if not (box_var > 0 and corner_var >= 0):
+        return
+    if corner_var == 0 and noise_method == "corners":
+        return  # refused by the corner noise model, which names the zero variance
+    sd_ratio = math.sqrt(corner_var / box_var)
+    vs_border = corner_var / border_var if border_var > 0 else math.inf
+    numerically_flat = sd_ratio < NUMERICALLY_FLAT
+    if not (numerically_flat or vs_border < FLAT_VS_BORDER or corner_var < FLAT_VS_BOX * box_var):
+        return
+    measured = (f"corner standard deviation {math.sqrt(corner_var):.3g}, {sd_ratio:.2g} of the "
+                f"whole map's and {math.sqrt(vs_border):.2g} of the box border's")
+    if noise_method == "corners":
+        advice = ("so sigma_noise would be far too small and noise would pass as signal; use "
+                  "noise_method='mask' with a noise_mask of unflattened solvent, the unmasked map, "
+                  "or sigma_noise")
+        if numerically_flat:
+            raise ValueError(f"noise_method='corners': the corners are numerically flat ({measured}): "
+                             f"they are masked or flattened solvent, not noise, {advice}.")
+        warn_assumption(f"noise_method='corners': the corners are orders of magnitude quieter than the "
+                        f"rest of the map ({measured}): masked or flattened solvent, not noise, {advice}.",
+                        record)
+    else:
+        warn_assumption(f"noise_method='{noise_method}': the corners of this map are flattened "
+                        f"({measured}): it is masked, so the high-frequency power is averaged over "
+                        "noise-free solvent and the noise level is underestimated by the masked "
+                        "fraction; use the unmasked map, or pass the sample mask as mask= and "
+                        "noise_method='mask' with a noise_mask of solvent.", record)
+
+
+@dataclass(frozen=True)
+class TailFit:
+    """Straight-line fit of the shell-mean power of the high-frequency tail.
+
+    ``power`` is the mean power per mode (the noise variance of
+    ``'highfreq'``), ``map_variance`` the variance of the map, ``z`` the
+    fitted slope in standard errors of a white tail, ``fall`` one minus the
+    ratio of the mean power of the upper half of the tail's modes (by
+    frequency) to that of the lower half, and ``f_low`` the lowest shell's
+    frequency (cycles/pixel).
+    """
+
+    power: float
+    map_variance: float
+    z: float
+    fall: float
+    f_low: float
+
+
+def fit_highfreq_tail(power, count, grid, highfreq_fraction: float) -> TailFit:
+    """:class:`TailFit` of the shells above ``0.5 (1 - highfreq_fraction)`` cycles/pixel.
+
+    ``power`` and ``count`` are the per-shell power and full-FFT mode count of
+    the mean-removed map (shells ``s / grid.nmax`` cycles/pixel). White noise
+    gives every shell the mean power ``p`` with relative variance ``2 / K_s``
+    (``K_s / 2`` independent exponential powers), so the weighted
+    least-squares slope of the shell means against frequency, with weights
+    ``K_s / 2``, has standard error ``p / sqrt(Σ_s (K_s / 2) (f_s - f̄)²)``.
+    """
+    count = np.asarray(count, np.float64)
+    f = np.arange(len(power)) / grid.nmax
+    keep = (f > 0.5 * (1.0 - highfreq_fraction)) & (count > 0)
+    p_shell = np.asarray(power, np.float64)[keep] / count[keep] / grid.size
+    f, weight = f[keep], count[keep] / 2.0
+    mean = float(np.sum(weight * p_shell) / np.sum(weight))
+    map_var = float(np.sum(power)) / float(grid.size) ** 2  # Parseval, the mean removed
+    z = fall = 0.0
+    if f.size >= 3 and mean > 0:
+        centred = f - np.sum(weight * f) / np.sum(weight)
+        spread = float(np.sum(weight * centred**2))
+        slope = float(np.sum(weight * centred * p_shell)) / spread
+        z = slope * math.sqrt(spread) / mean
+        upper = np.cumsum(weight) > 0.5 * np.sum(weight)
+        if upper.any() and not upper.all():
+            halves = [np.sum(weight[part] * p_shell[part]) / np.sum(weight[part]) for part in (~upper, upper)]
+            fall = float(1.0 - halves[1] / halves[0]) if halves[0] > 0 else 0.0
+    return TailFit(power=mean, map_variance=map_var, z=z, fall=fall, f_low=float(f[0]))
+
+
+def check_highfreq_tail(power, count, grid, highfreq_fraction: float, record=None) -> None:
+    """Refuse a numerically empty tail; warn when the tail's power is still falling.
+
+    Numerically empty: the tail's noise standard deviation is below
+    ``NUMERICALLY_FLAT`` of the map's. Falling (:func:`fit_highfreq_tail`):
+    the slope is more than ``TAIL_Z`` (5) standard errors below zero *and*
+    the upper half of the tail has less than ``1 - TAIL_FALL`` (90 %) of the
+    power of the lower half.
+    """
+    fit = fit_highfreq_tail(power, count, grid, highfreq_fraction)
+    if fit.power < NUMERICALLY_FLAT**2 * fit.map_variance:
+        raise ValueError(
+            f"noise_method='highfreq': the power above {fit.f_low:.3g} cycles/pixel is numerically "
+            f"zero (noise standard deviation {math.sqrt(fit.power):.3g}, "
+            f"{math.sqrt(fit.power / fit.map_variance):.2g} of the map's): the map is low-pass "
+            "filtered; use the unfiltered map, noise_method='corners' or 'mask', or sigma_noise."
+        )
+    if fit.z < -TAIL_Z and fit.fall > TAIL_FALL:
+        warn_assumption(
+            f"noise_method='highfreq': the power still falls across the tail above {fit.f_low:.3g} "
+            f"cycles/pixel (its upper half holds {100 * (1 - fit.fall):.3g} % of the power of its lower "
+            f"half; slope {-fit.z:.1f} standard errors below a white tail's): the map "
+            "is band-limited, filtered or sharpened, or has signal there, so the tail is not the noise "
+            "level; use the unfiltered map, whiten=True with a noise region (noise_method='mask'), "
+            "or sigma_noise.",
+            record,
+        )
+
+
+def check_auto_mask(n_mask: int, n_noise_in_mask: int, size: int, noise, record=None) -> None:
+    """Warn when the automatic mask holds most of the corner boxes.
+
+    The corner boxes (``noise.n_region`` voxels) are noise by assumption, so
+    they enter the automatic mask at the per-voxel rate ``MASK_SIGNIFICANCE``
+    (1e-3), plus the voxels within a window's width of the sample. More than
+    ``MASK_NOISE_SHARE`` (half) of them inside the mask (``n_noise_in_mask``
+    voxels) means the noise region does not look like noise at its own
+    level: the noise level is too small. (A ``noise_mask`` is not checked: a
+    region narrower than the window is legitimately covered by the mask of
+    the sample next to it.)
+    """
+    if noise.n_region <= 0:
+        return
+    share = min(1.0, n_noise_in_mask / noise.n_region)
+    if share > MASK_NOISE_SHARE:
+        warn_assumption(
+            f"the automatic sample mask covers {100 * n_mask / size:.1f} % of the box and "
+            f"{100 * share:.0f} % of the noise region ('{noise.method}'), where noise alone enters at a "
+            f"rate of {MASK_SIGNIFICANCE:g}: the noise level {noise.sigma:.3g} is too small for this map "
+            "(flattened or filtered solvent?); pass mask= and a noise_mask of real solvent, or sigma_noise.",
+            record,
+        )
+
+
+def warn_empty_auto_mask(record=None) -> None:
+    warn_assumption(
+        "the automatic sample mask is empty (nothing differs from the background by more "
+        "than the noise), so the whole field of view is tested; pass mask= to choose the region.",
+        record,
+    )
 
 
 # ----------------------------------------------------------------------------- masks
-def _auto_mask(work, noise, grid, window_sigma, lags, P, run_view, workers) -> int | None:
+def _auto_mask(work, noise, grid, window_sigma, lags, P, run_view, workers, record=None) -> int | None:
     """Voxels whose window-averaged squared deviation from the background exceeds noise.
 
     ``g ⊛ (u - b)²`` (``b`` = mean of the noise region, ``g`` the Gaussian of
@@ -960,11 +1208,7 @@ def _auto_mask(work, noise, grid, window_sigma, lags, P, run_view, workers) -> i
     else:  # pragma: no cover
         inside = _mark_numpy(energy, threshold, run_view)
     if inside == 0:
-        warnings.warn(
-            "the automatic sample mask is empty (nothing differs from the background by more "
-            "than the noise); the whole field of view is tested. Pass mask= to choose the region.",
-            UserWarning, stacklevel=3,
-        )
+        warn_empty_auto_mask(record)
         run_view[...] = 0
         return None
     return inside
@@ -1233,14 +1477,18 @@ def local_resolution(
     P = np.empty(grid.spectrum_shape, F.dtype)
     spectrum = F[np.newaxis] if F.ndim == 2 else F
 
+    record: list[str] = []  # the failed checks, kept in the result
+    if sigma_noise is None and noise_method in ("corners", "highfreq"):
+        sides = _corner_boxes(shape, corner_fraction)[1]
+        check_flat_corners(_map_region_moments(work, sides), noise_method, record)
     if sigma_noise is not None:
         noise = _NoiseModel(sigma_noise, "given")
     elif noise_method == "corners":
-        noise = _noise_from_corners(work, corner_fraction, whiten)
+        noise = _noise_from_corners(work, corner_fraction, whiten, record)
     elif noise_method == "mask":
         noise = _noise_from_mask(work, noise_mask, whiten, P, grid, workers)
     else:
-        noise = _noise_from_highfreq(F, grid, highfreq_fraction)
+        noise = _noise_from_highfreq(F, grid, highfreq_fraction, record)
 
     # run[x] = -1 outside the mask, else the number of bands passed in a row from the coarsest
     run = np.zeros(shape, np.int8 if n_freq < 127 else np.int16)
@@ -1249,8 +1497,12 @@ def local_resolution(
         np.subtract(sample_mask.view(np.int8), 1, out=run, casting="unsafe")
         n_mask, mask_source = int(np.count_nonzero(sample_mask)), "given"
     else:
-        n_mask = _auto_mask(work, noise, grid, window_sigma, lags, P, run_view, workers)
+        n_mask = _auto_mask(work, noise, grid, window_sigma, lags, P, run_view, workers, record)
         n_mask, mask_source = (n_mask, "automatic") if n_mask else (run.size, "field of view")
+        if mask_source == "automatic" and noise.method == "corners":
+            sides = _corner_boxes(shape, corner_fraction)[1]
+            in_corners = corner_count(run >= 0, (0,) * run.ndim, shape, sides)
+            check_auto_mask(n_mask, in_corners, run.size, noise, record)
 
     bands, band_sigma, inv2var = _band_centres(shape, n_freq)
     nulls, thresholds = [], np.empty(n_freq)
@@ -1301,6 +1553,7 @@ def local_resolution(
         resolution_map, sample_mask, bands, band_sigma, noise, mask_source, n_mask, nulls, thresholds,
         pass_fraction, run_fraction, histogram, significance=significance, fdr=fdr,
         window_sigma=window_sigma, whiten=whiten, pixel_size=pixel_size, unit=unit, shape=shape,
+        warnings=record,
     )
 
 
@@ -1321,7 +1574,7 @@ def _value_table(bands: np.ndarray, dtype) -> np.ndarray:
 
 def _make_result(resolution_map, sample_mask, bands, band_sigma, noise, mask_source, n_mask, nulls,
                  thresholds, pass_fraction, run_fraction, histogram, *, significance, fdr, window_sigma,
-                 whiten, pixel_size, unit, shape) -> LocalResolutionResult:
+                 whiten, pixel_size, unit, shape, warnings=()) -> LocalResolutionResult:
     """The result from the map, the per-band counts and the histogram of run lengths.
 
     ``histogram[r + 1]`` counts the voxels whose run is ``r`` (-1 outside the
@@ -1358,6 +1611,7 @@ def _make_result(resolution_map, sample_mask, bands, band_sigma, noise, mask_sou
         pixel_size=pixel_size,
         unit=length_unit(pixel_size, unit),
         shape=tuple(shape),
+        warnings=tuple(warnings),
     )
 
 

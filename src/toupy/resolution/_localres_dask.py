@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import operator
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +81,11 @@ from ._localres import (
     _update_run_numba,
     _update_run_numpy,
     _value_table,
+    check_auto_mask,
+    check_flat_corners,
+    corner_count,
+    region_moments,
+    warn_empty_auto_mask,
 )
 
 __all__ = ["dask_local_resolution", "halo_widths", "plan_chunks", "null_grid_shape", "null_laws",
@@ -278,9 +282,21 @@ class _Block:
             yield i, _smooth_in_place(self.P, grid, spec.window_sigma, 1)[self.core]
 
 
-def _block_stats(block) -> tuple:
-    """Finite/min/max per part, the float64 sum and the size of one chunk."""
-    return chunk_value_checks(block), float(np.sum(block, dtype=np.float64)), int(np.size(block))
+def _block_stats(block, offset=None, shape=None, sides=None) -> tuple:
+    """Finite/min/max per part, the float64 sum and the size of one chunk.
+
+    With ``sides``, also the chunk's :func:`._localres.region_moments` (the
+    chunk starts at ``offset`` of a map of ``shape``).
+    """
+    regions = None if sides is None else region_moments(block, offset, shape, sides)
+    return chunk_value_checks(block), float(np.sum(block, dtype=np.float64)), int(np.size(block)), regions
+
+
+def _block_offsets(chunks) -> list[tuple]:
+    """Start of every chunk, in the order of ``to_delayed().ravel()``."""
+    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]).astype(int) for c in chunks]
+    return [tuple(int(starts[a][i]) for a, i in enumerate(index))
+            for index in np.ndindex(*(len(c) for c in chunks))]
 
 
 def _block_mask_count(block) -> tuple[int, bool]:
@@ -307,9 +323,13 @@ def _block_auto_mask(padded, spec: _BlockSpec) -> np.ndarray:
     return mask[0] if np.ndim(padded) == 2 else mask
 
 
-def _block_auto_mask_count(padded, spec: _BlockSpec) -> int:
+def _block_auto_mask_count(padded, spec: _BlockSpec, offset, shape, sides) -> tuple[int, int]:
+    """Automatic-mask voxels of a chunk's interior, and those in the corner boxes of ``sides``
+    (the chunk starts at ``offset`` of a map of ``shape``)."""
     with single_threaded():
-        return int(np.count_nonzero(_Block(padded, None, spec).run >= 0))
+        inside = _Block(padded, None, spec).run >= 0
+    inside = inside[0] if np.ndim(padded) == 2 else inside
+    return int(np.count_nonzero(inside)), corner_count(inside, offset, shape, sides)
 
 
 def _block_decide(padded, mask_block, spec: _BlockSpec, thresholds) -> tuple:
@@ -564,9 +584,15 @@ def dask_local_resolution(
         noise_dask, _ = _dask_mask(da, noise_mask, shape, chunks, "noise_mask")
     check_options(noise_method, noise_mask, sigma_noise, whiten)
 
-    # pass 1: values, mean (and the size of a lazy user mask)
+    # pass 1: values, mean, the moments of the corner boxes, border and interior when the
+    # noise model is checked (and the size of a lazy user mask)
+    record: list[str] = []  # the failed checks, kept in the result
+    sides = None
+    if sigma_noise is None and noise_method in ("corners", "highfreq"):
+        sides = _corner_boxes(shape, corner_fraction)[1]
     blocks = vol.to_delayed().ravel()
-    stats_tasks = [dask.delayed(_block_stats)(b) for b in blocks]
+    stats_tasks = [dask.delayed(_block_stats)(b, o, shape, sides)
+                   for b, o in zip(blocks, _block_offsets(chunks))]
     mask_tasks = []
     if sample_mask is not None and given_mask is None:
         mask_tasks = [dask.delayed(_block_mask_count)(m) for m in sample_mask.to_delayed().ravel()]
@@ -588,12 +614,15 @@ def dask_local_resolution(
         sample_mask = sample_mask if sample_mask.dtype == bool else sample_mask != 0
 
     # noise model
+    if sides is not None:
+        moments = np.array([_pool([tuple(s[3][g]) for s in stats]) for g in range(3)])
+        check_flat_corners(moments, noise_method, record)
     if sigma_noise is not None:
         noise = _NoiseModel(sigma_noise, "given")
     elif noise_method == "corners":
         boxes, sides = _corner_boxes(shape, corner_fraction)
         summaries = dask.compute(*[dask.delayed(_corner_summary)(vol[b], whiten) for b in boxes])
-        noise = _noise_from_corner_summaries(summaries, sides, whiten, stacklevel=5)
+        noise = _noise_from_corner_summaries(summaries, sides, whiten, record)
     elif noise_method == "mask":
         parts = dask.compute(*[
             dask.delayed(_block_masked_moments)(b, m)
@@ -614,7 +643,7 @@ def dask_local_resolution(
         noise = _noise_from_mask_sums(n, noise_mean, variance, shell_power, shape)
     else:
         sums = dask_shell_sums(vol, vol, window=None, apod_width=0).sums
-        noise = _noise_from_shell_power(sums[2], sums[4], _Grid(shape), highfreq_fraction)
+        noise = _noise_from_shell_power(sums[2], sums[4], _Grid(shape), highfreq_fraction, record)
 
     auto = sample_mask is None and noise.baseline is not None
     nulls, mask_null = null_laws(shape, complex_dtype, noise, window_sigma, bands, inv2var, d_band,
@@ -641,15 +670,18 @@ def dask_local_resolution(
     if sample_mask is not None:
         n_mask, mask_source = n_given, "given"
     elif auto:
-        n_mask = sum(dask.compute(*[dask.delayed(_block_auto_mask_count)(p, spec) for p in padded_blocks]))
+        corner_sides = _corner_boxes(shape, corner_fraction)[1]
+        counts = dask.compute(*[
+            dask.delayed(_block_auto_mask_count)(p, spec, o, shape, corner_sides)
+            for p, o in zip(padded_blocks, _block_offsets(chunks))
+        ])
+        n_mask, in_corners = (sum(c[k] for c in counts) for k in (0, 1))
         mask_source = "automatic"
         if n_mask == 0:
-            warnings.warn(
-                "the automatic sample mask is empty (nothing differs from the background by more "
-                "than the noise); the whole field of view is tested. Pass mask= to choose the region.",
-                UserWarning, stacklevel=3,
-            )
+            warn_empty_auto_mask(record)
             spec = _BlockSpec(**{**spec.__dict__, "mask_mode": "field"})
+        elif noise.method == "corners":
+            check_auto_mask(n_mask, in_corners, int(np.prod(shape)), noise, record)
     if spec.mask_mode == "field":
         n_mask, mask_source = int(np.prod(shape)), "field of view"
 
@@ -697,4 +729,5 @@ def dask_local_resolution(
         resolution_map, mask_out, bands, band_sigma, noise, mask_source, n_mask, nulls, thresholds,
         passed / n_mask, alive / n_mask, histogram, significance=significance, fdr=fdr,
         window_sigma=window_sigma, whiten=whiten, pixel_size=pixel_size, unit=unit, shape=shape,
+        warnings=record,
     )
