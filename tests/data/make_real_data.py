@@ -77,8 +77,8 @@ def sted_image(git_dir: str) -> dict:
 def emdb_map(git_dir: str, name: str) -> dict:
     """A deposited EMDB map as float32 with the voxel size of each array axis in angstrom."""
     # mrcfile reads from a path or a stream object of its interpreter, not a BytesIO.
-    with mrcfile.mrcinterpreter.MrcInterpreter(io.BytesIO(_blob(git_dir, f"tests/test_data/{name}")),
-                                               permissive=True) as mrc:
+    stream = io.BytesIO(_blob(git_dir, f"tests/test_data/{name}"))
+    with mrcfile.mrcinterpreter.MrcInterpreter(stream, permissive=True) as mrc:
         data = np.asarray(mrc.data, dtype=np.float32)
         cell_voxel = (mrc.voxel_size.x, mrc.voxel_size.y, mrc.voxel_size.z)
         # Array axes are (sections, rows, columns); the header says which cell axis
