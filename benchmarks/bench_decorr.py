@@ -5,6 +5,7 @@ Cases (each in its own process, so peak RSS is the case's own):
 * 2048² float32 image: ``decorrelation_resolution`` with the defaults
   (``n_r=100``, ``n_g=10``), against the floor, the one ``rfft2`` of the
   odd-cropped 2047² image that the method must make;
+* 512² float32 image, the defaults;
 * 512³ float32 volume, 10 slices along axis 0 (slices in parallel threads).
 
 The input is band-limited noise (signal up to 0.35 cycles/pixel) plus 10 %
@@ -70,6 +71,10 @@ def main() -> None:
     ours = run_case("2048^2 decorrelation_resolution", setup, IMAGE, repeats=args.repeats)
     ours["group"] = "2048"
     rows += [floor, ours]
+    small = run_case("512^2 decorrelation_resolution", SETUP.format(shape=(512, 512)), IMAGE,
+                     repeats=args.repeats)
+    small["group"] = "512^2"
+    rows.append(small)
     if not args.skip_volume:
         vol = run_case(
             "512^3, 10 slices", SETUP.format(shape=(512, 512, 512)), VOLUME,

@@ -16,9 +16,15 @@ Known answers
   also counts the empty coefficients between the band edge and ``r_peak``.
 * Pure white noise: ``d(r) = 0.886 r`` rises to Nyquist, no interior peak →
   no resolution (NaN) and a warning.
-* An independent, line-by-line port of ``getDcorr.m`` with per-radius pixel
-  masks (``_imdecorr_port`` below) must give the same curves, peaks and
-  ``kcMax`` as the radial-table implementation.
+* An independent, line-by-line port of ``apodImRect.m`` then ``getDcorr.m``
+  on the raw image, with per-radius pixel masks (``_imdecorr_port`` below),
+  must give the same curves, peaks and ``kcMax`` as the radial-table
+  implementation, on even and odd sizes.
+* ImDecorr v1.1.8 itself, run under GNU Octave on the images of
+  ``_imdecorr_cases.py`` (numbers and provenance in
+  ``_imdecorr_reference.py``), must be matched within 0.002 in kcMax.
+* Noise through a detector's MTF: the power ratio of the 0.9-1.0 to the
+  0.7-0.8 Nyquist band is that of ``|MTF|²``; white noise gives 1.
 
 Tolerances come from the statistics noted at each test; every RNG is seeded.
 """
@@ -36,26 +42,24 @@ from toupy.resolution._decorr import (
     sine_ramp_profile,
     slice_indices,
 )
+from toupy.resolution._checks import ResolutionWarning
 from toupy.resolution.decorr import ImageDecorr
+
+from _imdecorr_cases import (
+    CASES,
+    bandlimited,
+    blurred,
+    counting_micrograph,
+    detector_mtf,
+    lowpass,
+    skimage_image,
+    through_detector,
+)
 
 SQRT_PI_2 = np.sqrt(np.pi) / 2.0
 
 
 # --------------------------------------------------------------------------- test images
-def bandlimited(shape, k, noise=0.1, seed=0):
-    """Gaussian white noise ideally low-passed at normalised frequency ``k``
-    (``k/2`` cycles/pixel, isotropic in cycles/pixel), plus ``noise`` times its
-    standard deviation of white noise."""
-    rng = np.random.default_rng(seed)
-    spectrum = np.fft.fftn(rng.standard_normal(shape))
-    fy = np.fft.fftfreq(shape[-2])[:, None]
-    fx = np.fft.fftfreq(shape[-1])[None, :]
-    image = np.fft.ifftn(spectrum * (np.hypot(fy, fx) < k / 2.0), axes=(-2, -1)).real
-    if noise:
-        image = image + noise * image.std() * rng.standard_normal(shape)
-    return image
-
-
 def expected_peak(k, n, n_r=50):
     """First grid radius ``j/(n_r − 1)`` past the band edge ``k n/(n − 1)``."""
     edge = k * n / (n - 1)
@@ -63,18 +67,21 @@ def expected_peak(k, n, n_r=50):
 
 
 # --------------------------------------------------------------------------- ImDecorr port
-def _apod_imrect(image, width):
-    """Literal ``apodImRect.m`` (square images): the sine ramp built through linmap."""
-    nx = min(image.shape)
-    x = np.abs(np.linspace(-nx / 2, nx / 2, nx))
-    ramp_map = x > nx / 2 - width
+def _linmap_ramp(n, width):
+    """One axis of ``apodImRect.m``: the ramp of ``sin`` through ``linmap``."""
+    x = np.abs(np.linspace(-n / 2, n / 2, n))
+    ramp_map = x > n / 2 - width
     d = (-np.abs(x) - np.mean(-np.abs(x[ramp_map]))) * ramp_map
     d = (d - d.min()) / (d.max() - d.min()) * np.pi - np.pi / 2  # linmap(d, -pi/2, pi/2)
     d[~ramp_map] = np.pi / 2
-    mask = (np.sin(d) + 1) / 2
-    mask2 = mask[:, None] * mask[None, :]
+    return (np.sin(d) + 1) / 2
+
+
+def _apod_imrect(image, width):
+    """Literal ``apodImRect.m``: separable ramps, plain mean removed and added back."""
+    mask = _linmap_ramp(image.shape[0], width)[:, None] * _linmap_ramp(image.shape[1], width)[None, :]
     val = image.mean()
-    return (image - val) * mask2 + val
+    return (image - val) * mask + val
 
 
 def _matlab_local_max(d):
@@ -109,23 +116,22 @@ def _corrcoef(i1, i2, c1):
     return 0.0 if np.isnan(cc) else float(cc)
 
 
-def _imdecorr_port(image, n_r=50, ng=10, apod=20, min_amp=0.05):
-    """``getDcorr.m`` (ImDecorr v1.1.8, non-fast mode) line by line, on pixel masks.
+def _imdecorr_port(raw, n_r=50, ng=10, apod=20, min_amp=0.05):
+    """ImDecorr v1.1.8 on a raw image, line by line, on pixel masks:
+    ``getDcorr(apodImRect(raw, apod), linspace(0, 1, n_r), ng)`` (non-fast mode).
 
-    The documented choices of this project are applied before: crop to odd
-    sizes, then the separable sine ramp (taper-weighted mean removed), and
-    the DC coefficient left out of the spectrum.
+    As ``main_imageDecorr.m``: the whole image is apodised (mean kept), then
+    ``getDcorr.m`` crops to odd sizes and keeps the DC term. Computed in
+    float64 (the reference casts to single).
     """
-    nr0, nc0 = image.shape
-    im = image[: nr0 - (1 - nr0 % 2), : nc0 - (1 - nc0 % 2)].astype(np.float64)
+    im = _apod_imrect(np.asarray(raw, dtype=np.float64), apod) if apod else np.asarray(raw, float)
+    nr0, nc0 = im.shape
+    im = im[: nr0 - (1 - nr0 % 2), : nc0 - (1 - nc0 % 2)]
     nr, nc = im.shape
-    taper = np.outer(sine_ramp_profile(nr, apod), sine_ramp_profile(nc, apod))
-    im = (im - (im * taper).sum() / taper.sum()) * taper
     X, Y = np.meshgrid(np.linspace(-1, 1, nc), np.linspace(-1, 1, nr))
     R = np.sqrt(X**2 + Y**2)
     r = np.linspace(0, 1, n_r)
     F = np.fft.fftshift(np.fft.fft2(np.fft.fftshift(im)))
-    F[(nr - 1) // 2, (nc - 1) // 2] = 0
     with np.errstate(invalid="ignore", divide="ignore"):
         In = F / np.abs(F)
     In[~np.isfinite(In)] = 0
@@ -176,12 +182,12 @@ def _imdecorr_port(image, n_r=50, ng=10, apod=20, min_amp=0.05):
     kc_all = np.array([kc[i] for i in sorted(kc)] + [k0])
     snr_all = np.array([snr[i] for i in sorted(snr)] + [snr0])
     kc_all[snr_all < min_amp] = 0
-    return dict(kc_max=kc_all.max(), A0=snr0, k0=k0, d0=d0, curves=curves, refined_r=r)
+    return dict(kc_max=kc_all.max(), A0=snr0, k0=k0, d0=d0, curves=curves, refined_r=r, shape=(nr, nc))
 
 
-def _camera_crop():
+def _camera(rows, cols):
     skimage_data = pytest.importorskip("skimage.data")
-    return skimage_data.camera()[150:261, 180:303].astype(np.float64)  # 111 x 123
+    return skimage_data.camera()[rows, cols].astype(np.float64)
 
 
 # Cropped sizes 2a+1 (columns), 2b+1 (rows) with a prime, a != 7, gcd(a, b) = 1
@@ -190,22 +196,17 @@ def _camera_crop():
 # exactly, where the port (R from linspace) and ours (exact integer radii)
 # would decide "R < r" by round-off. (111 x 131 has one: (39/65)^2 + (44/55)^2 = 1.)
 PORT_CASES = [
-    ("blurred noise 96x96 (even)", lambda: _blurred((96, 96), 2.0, 0.2, 3)),
+    ("blurred noise 96x96 (even)", lambda: blurred((96, 96), 2.0, 0.2, 3)),
+    ("band-limited 256x256 (even)", lambda: bandlimited((256, 256), 0.5, 0.1, 10)),
+    ("offset band-limited 200x180 (even, mean kept)", lambda: 5.0 + bandlimited((200, 180), 0.6, 0.2, 13)),
     ("band-limited 103x119", lambda: bandlimited((103, 119), 0.6, 0.3, 4)),
-    ("camera crop 111x123", _camera_crop),
+    ("camera crop 111x123", lambda: _camera(slice(150, 261), slice(180, 303))),
+    ("camera crop 116x96 (even)", lambda: _camera(slice(200, 316), slice(250, 346))),
     # only the unfiltered curve peaks: the refinement's first special case
-    ("noisy blur 103x119", lambda: _blurred((103, 119), 2.0, 2.0, 1)),
+    ("noisy blur 103x119", lambda: blurred((103, 119), 2.0, 1.5, 5)),
     # the highest first-pass peak comes from the second-strongest filter: the other end
-    ("blur 103x119", lambda: _blurred((103, 119), 2.0, 0.1, 0)),
+    ("blur 103x119", lambda: blurred((103, 119), 2.0, 0.1, 0)),
 ]
-
-
-def _blurred(shape, sigma, noise, seed):
-    from scipy.ndimage import gaussian_filter
-
-    rng = np.random.default_rng(seed)
-    image = gaussian_filter(rng.standard_normal(shape), sigma)
-    return image / image.std() + noise * rng.standard_normal(shape)
 
 
 @pytest.mark.parametrize("name, make", PORT_CASES, ids=[c[0] for c in PORT_CASES])
@@ -218,7 +219,7 @@ def test_matches_line_by_line_port_of_getDcorr(name, make):
     """
     image = make()
     port = _imdecorr_port(image, n_r=50)
-    res = decorrelation_resolution(image, n_r=50)
+    res = decorrelation_resolution(image, n_r=50, spread_px=0)
     np.testing.assert_allclose(res.A, port["d0"], atol=5e-4, rtol=0)
     for h in range(len(res.first_pass_g)):
         np.testing.assert_allclose(res.first_pass_curves[h], port["curves"][(1, h + 1)], atol=5e-4, rtol=0)
@@ -227,16 +228,19 @@ def test_matches_line_by_line_port_of_getDcorr(name, make):
     np.testing.assert_allclose(res.refined_k_grid, port["refined_r"], rtol=0, atol=1e-15)
     assert res.k0 == port["k0"] and res.A0 == port["A0"]
     assert res.kc_max == pytest.approx(port["kc_max"], abs=1e-15)
-    assert res.kc_max > 0
+    assert res.kc_max > 0 and res.analysed_shape == port["shape"]
 
 
 def test_sine_ramp_equals_apodImRect():
-    """``apodImRect.m`` builds its ramp through linmap of a sine: the same window."""
+    """``apodImRect.m`` builds its ramp through linmap of a sine: the same
+    window on even and odd axes, the plain mean removed and added back."""
     rng = np.random.default_rng(0)
-    image = rng.standard_normal((97, 97)) + 5.0
-    for width in (2, 7, 20):
-        ours = (image - image.mean()) * np.outer(sine_ramp_profile(97, width), sine_ramp_profile(97, width))
-        np.testing.assert_allclose(ours + image.mean(), _apod_imrect(image, width), atol=1e-12)
+    for shape in [(97, 97), (96, 97), (64, 81)]:
+        image = rng.standard_normal(shape) + 5.0
+        for width in (2, 7, 20):
+            taper = np.outer(sine_ramp_profile(shape[0], width), sine_ramp_profile(shape[1], width))
+            ours = (image - image.mean()) * taper + image.mean()
+            np.testing.assert_allclose(ours, _apod_imrect(image, width), atol=1e-12)
     profile = sine_ramp_profile(50, 20)
     assert profile[0] == 0.0 and profile[19] == pytest.approx(1.0) and profile[-1] == 0.0
     np.testing.assert_array_equal(profile[20:30], 1.0)
@@ -286,7 +290,9 @@ def test_noise_free_amplitude_is_rayleigh_ratio():
     on the sharper prediction.
     """
     image = bandlimited((257, 257), 0.5, 0.0, 1)
-    res = decorrelation_resolution(image, n_r=50, apod_width=0)
+    with warnings.catch_warnings():  # no noise at all: the power past the band is round-off
+        warnings.filterwarnings("ignore", message=".*falls towards Nyquist.*")
+        res = decorrelation_resolution(image, n_r=50, apod_width=0)
     assert abs(res.A0 - SQRT_PI_2) <= 0.02
     edge = 0.5 * 257 / 256
     assert res.k0 == pytest.approx(expected_peak(0.5, 257))
@@ -323,30 +329,95 @@ def test_coloured_noise_warns():
     ramp = np.hypot(f[:, None], f[None, :])
     image = np.fft.ifft2(np.fft.fft2(rng.standard_normal((256, 256))) * ramp).real
     image += bandlimited((256, 256), 0.3, 0.0, 7) * 0.2
-    with pytest.warns(UserWarning, match="not white"):
+    with pytest.warns(ResolutionWarning, match="rises towards Nyquist"):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*no peak.*")
             res = decorrelation_resolution(image, n_r=50, apod_width=0)
     assert res.coloured_noise and res.hf_power_ratio == pytest.approx(1.6, abs=0.15)
+    assert any("rises towards Nyquist" in w for w in res.warnings)
+
+
+def _mtf_power_ratio(shape):
+    """The 0.9-1.0 / 0.7-0.8 Nyquist band ratio of the mean |MTF|² of
+    :func:`detector_mtf` (R normalised per axis of the odd crop)."""
+    odd = tuple(n - (1 - n % 2) for n in shape)
+    power = detector_mtf(odd) ** 2
+    fy, fx = (np.fft.fftfreq(n) * 2 * n / (n - 1) for n in odd)
+    r = np.hypot(fy[:, None], fx[None, :])
+    return power[(r >= 0.9) & (r < 1.0)].mean() / power[(r >= 0.7) & (r < 0.8)].mean()
+
+
+def test_noise_through_a_detector_mtf_warns():
+    """Assumption violated: white noise seen through a counting detector's MTF
+    (sinc times a 0.6-px Gaussian) falls towards Nyquist. The object is
+    band-limited to k = 0.4, so both bands hold noise only and the measured
+    power ratio is that of |MTF|² (0.22 here; per-band medians over ~700
+    radii of ~16 coefficients each: standard error ~0.01, tolerance 0.03).
+    The warning is a ResolutionWarning, recorded in the result and its JSON.
+    """
+    image = through_detector(bandlimited((256, 256), 0.4, 0.0, 21)
+                             + 0.3 * np.random.default_rng(22).standard_normal((256, 256)))
+    with pytest.warns(ResolutionWarning, match="falls towards Nyquist") as caught:
+        res = decorrelation_resolution(image)
+    assert res.coloured_noise
+    assert res.hf_power_ratio == pytest.approx(_mtf_power_ratio((256, 256)), abs=0.03)
+    falling = [w for w in res.warnings if "falls towards Nyquist" in w]
+    assert len(falling) == 1 and falling[0] in [str(w.message) for w in caught]
+    assert f"{res.hf_power_ratio:.2f}" in falling[0]
+    assert json.loads(res.to_json())["warnings"] == list(res.warnings)
+    assert res.to_dict()["warnings"] == list(res.warnings)
+    assert ImageDecorr(image).warnings == res.warnings
+
+
+def test_counting_micrograph_warns():
+    """A counting-detector-like micrograph (Poisson counts through the MTF):
+    ImDecorr gives kcMax 0.967 of Nyquist there without a word; the same number
+    comes with the falling-power warning naming it."""
+    pytest.importorskip("skimage.data")
+    with pytest.warns(ResolutionWarning, match=r"falls towards Nyquist.*kcMax 0\.967"):
+        res = decorrelation_resolution(counting_micrograph())
+    assert res.kc_max == pytest.approx(0.9671, abs=0.002)
+    assert res.coloured_noise and res.hf_power_ratio < 0.5
+
+
+@pytest.mark.parametrize("make", [
+    lambda: bandlimited((257, 257), 0.7, 0.1, 30),
+    lambda: bandlimited((256, 320), 0.4, 0.3, 31),
+    lambda: lowpass(skimage_image("camera"), 0.6) + 5.0 * np.random.default_rng(32).standard_normal((512, 512)),
+], ids=["band-limited k0.7 257x257", "band-limited k0.4 256x320", "camera low-passed + white noise"])
+def test_clean_images_give_no_warning(make):
+    """White noise plus an object with a definite band limit: no assumption
+    warning at all, an empty record, a kcMax stable over apod_width ± 2 and a
+    white-noise power ratio. (The camera as it is, or with white noise added,
+    is not clean: its kcMax moves by 0.13 over apod_width 18-22.)"""
+    image = np.asarray(make(), dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = decorrelation_resolution(image)
+    assert res.warnings == () and res.to_dict()["warnings"] == []
+    assert not res.coloured_noise and abs(res.hf_power_ratio - 1) < 0.15
+    assert res.kc_spread <= res.refined_k_grid[1] - res.refined_k_grid[0] + 1e-12
 
 
 def test_no_false_coloured_noise_alarm():
-    """White 64x64 noise (ratio 1 ± 0.12 simulated; the 3-standard-error guard
-    puts the alarm at ~1.6) and streaky random walks (ratio ~0.6-0.8: the band
-    medians ignore the few huge coefficients on the axis) are not flagged."""
+    """White 64x64 noise: ratio 1 ± 0.12 (simulated, 200 seeds; the alarm is
+    at 3.5 standard errors, ~0.6 and ~1.4) is not flagged. Random walks along
+    the rows are white noise integrated by a filter: their power falls
+    towards Nyquist and they are flagged."""
     for seed in range(5):
         image = np.random.default_rng(seed).standard_normal((64, 64))
         res = _quiet(image)
         assert not res.coloured_noise and abs(res.hf_power_ratio - 1) < 0.5
     walks = np.random.default_rng(9).standard_normal((5, 128, 128)).cumsum(axis=2)
-    res = _quiet(walks, n_slices=5)
-    assert not any(s.coloured_noise for s in res.slices)
-    assert all(s.hf_power_ratio < 1 for s in res.slices)
+    with pytest.warns(ResolutionWarning, match=r"falls towards Nyquist in 5 of 5 slices"):
+        res = _quiet(walks, n_slices=5)
+    assert all(s.coloured_noise and s.hf_power_ratio < 0.85 for s in res.slices)
 
 
 def _quiet(image, **kwargs):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*no peak.*")
+        warnings.filterwarnings("ignore", message=".*varies by.*")
         return decorrelation_resolution(image, n_r=30, apod_width=4, **kwargs)
 
 
@@ -365,21 +436,36 @@ def test_pixel_size_scales_resolution_only():
     np.testing.assert_allclose(ref.r_values, np.linspace(0, 0.5, 50))
 
 
-def test_offset_scale_and_dtype_do_not_matter():
-    """The DC term is left out, so an offset changes nothing; a gain neither.
-
-    float32 input is computed in float32: its curves may differ from float64
-    only where a value sits within float32 round-off of a 1e-3 step.
+def test_offset_and_keep_mean():
+    """As ImDecorr (``keep_mean=True``) the mean stays in the DC term: a large
+    offset (1000 on a std-7 image, 127 x 143 analysed) makes the unfiltered
+    curve ``(|F0| + Σ|F|) / (sqrt(|F0|² + Σ|F|²) sqrt(N(r)))`` ≈
+    ``1/sqrt(N(r))`` (the rest is 1e-4 of the DC term). The first radius 1/49
+    holds DC and the 4 axis neighbours at R = 2/142 and 2/126, so k0 = 1/49
+    and A0 = floor(1000/sqrt(5))/1000 = 0.447. With ``keep_mean=False`` the
+    DC term is left out and an offset or a gain changes nothing (curves equal
+    within round-off of a 1e-3 step).
     """
     image = bandlimited((128, 144), 0.6, 0.2, 8)
-    ref = decorrelation_resolution(image, n_r=50)
-    shifted = decorrelation_resolution(image * 7.0 + 1000.0, n_r=50)
-    np.testing.assert_allclose(shifted.A, ref.A, atol=1e-3)
-    assert shifted.kc_max == ref.kc_max
-    single = decorrelation_resolution(image.astype(np.float32), n_r=50)
+    shifted = decorrelation_resolution(image * 7.0 + 1000.0, n_r=50, spread_px=0)
+    assert shifted.k0 == pytest.approx(1 / 49) and shifted.A0 == np.floor(1000 / np.sqrt(5)) / 1000
+    ref = decorrelation_resolution(image, n_r=50, keep_mean=False, spread_px=0)
+    invariant = decorrelation_resolution(image * 7.0 + 1000.0, n_r=50, keep_mean=False, spread_px=0)
+    np.testing.assert_allclose(invariant.A, ref.A, atol=1e-3)
+    assert invariant.kc_max == ref.kc_max and not invariant.keep_mean and shifted.keep_mean
+    # the mean kept or not, the filtered curves (which remove DC) find the same band edge
+    assert abs(shifted.kc_max - ref.kc_max) <= 1 / 49
+
+
+def test_dtype_does_not_matter():
+    """float32 input is computed in float32: its curves may differ from float64
+    only where a value sits within float32 round-off of a 1e-3 step."""
+    image = bandlimited((128, 144), 0.6, 0.2, 8)
+    ref = decorrelation_resolution(image, n_r=50, spread_px=0)
+    single = decorrelation_resolution(image.astype(np.float32), n_r=50, spread_px=0)
     np.testing.assert_allclose(single.A, ref.A, atol=1e-3)
     assert single.kc_max == pytest.approx(ref.kc_max, abs=1 / 49)
-    counts = decorrelation_resolution(np.round(image * 100).astype(np.int16), n_r=50)
+    counts = decorrelation_resolution(np.round(image * 100).astype(np.int16), n_r=50, spread_px=0)
     assert counts.kc_max == pytest.approx(ref.kc_max, abs=1 / 49)
 
 
@@ -396,17 +482,25 @@ def test_input_is_not_modified():
 
 @pytest.mark.parametrize("shape", [(256, 256), (256, 257), (257, 256), (255, 255)])
 def test_even_and_odd_sizes(shape):
-    """Even axes are cropped by their last row/column (as ImDecorr), before the
-    taper: an even image gives exactly the result of its odd crop."""
+    """By default as ImDecorr: ``apodImRect`` on the whole image (the test's
+    literal port), then the odd crop, mean kept: the same curves as analysing
+    that apodised crop with no taper of our own. ``crop_first=True`` crops
+    first: exactly the result of the odd crop."""
     image = bandlimited((257, 257), 0.5, 0.1, 10)[: shape[0], : shape[1]]
-    res = decorrelation_resolution(image, n_r=50)
     odd = tuple(n - (1 - n % 2) for n in shape)
-    assert res.analysed_shape == odd and res.shape == shape
-    cropped = decorrelation_resolution(image[: odd[0], : odd[1]], n_r=50)
-    np.testing.assert_array_equal(res.A, cropped.A)
-    assert res.kc_max == cropped.kc_max
+    res = decorrelation_resolution(image, n_r=50, spread_px=0)
+    assert res.analysed_shape == odd and res.shape == shape and not res.crop_first
+    reference = decorrelation_resolution(_apod_imrect(image, 20)[: odd[0], : odd[1]], n_r=50, apod_width=0)
+    np.testing.assert_allclose(res.A, reference.A, atol=5e-4, rtol=0)
+    np.testing.assert_allclose(res.refined_curves, reference.refined_curves, atol=5e-4, rtol=0)
+    assert res.kc_max == reference.kc_max
+    first = decorrelation_resolution(image, n_r=50, crop_first=True, spread_px=0)
+    cropped = decorrelation_resolution(image[: odd[0], : odd[1]], n_r=50, spread_px=0)
+    np.testing.assert_array_equal(first.A, cropped.A)
+    assert first.kc_max == cropped.kc_max and first.crop_first
     edge = 0.5 * min(odd) / (min(odd) - 1)
-    assert edge - 1e-9 <= res.kc_max <= edge + 1 / 49 + 0.01
+    for r in (res, first):
+        assert edge - 1e-9 <= r.kc_max <= edge + 1 / 49 + 0.01
 
 
 # --------------------------------------------------------------------------- peak rule
@@ -582,10 +676,10 @@ def test_threshold_is_ignored_with_a_warning():
     image = bandlimited((97, 97), 0.5, 0.1, 12)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        base = ImageDecorr(image, n_r=30, apod_width=10)
-        ImageDecorr(image, n_r=30, threshold=0.15, apod_width=10)
-    with pytest.warns(UserWarning, match="no correlation threshold"):
-        dec = ImageDecorr(image, n_r=30, threshold=0.3, apod_width=10)
+        base = ImageDecorr(image, n_r=30, apod_width=10, spread_px=0)
+        ImageDecorr(image, n_r=30, threshold=0.15, apod_width=10, spread_px=0)
+    with pytest.warns(ResolutionWarning, match="no correlation threshold"):
+        dec = ImageDecorr(image, n_r=30, threshold=0.3, apod_width=10, spread_px=0)
     assert dec.resolution_px == base.resolution_px
 
 

@@ -4,10 +4,13 @@ The published method (decision D10, ``ALGORITHMS.md`` §6), following the
 authors' MATLAB code ImDecorr v1.1.8 (``getDcorr.m``, ``getCorrcoef.m``,
 ``getDcorrLocalMax.m``, ``apodImRect.m``) step by step:
 
-1. edge apodisation with a sine ramp over the outer ``apod_width`` pixels;
-2. crop to odd sizes; normalised frequency ``R`` (``R = 1`` on the axes'
-   largest frequency);
-3. spectrum ``F`` and its phase ``F/|F|``, both restricted to ``R < 1``;
+1. edge apodisation of the whole image with a sine ramp over the outer
+   ``apod_width`` pixels, the image mean added back (``apodImRect``);
+2. crop to odd sizes (``getDcorr`` drops the last row/column of an even
+   axis *after* the taper); normalised frequency ``R`` (``R = 1`` on the
+   axes' largest frequency);
+3. spectrum ``F`` (its DC term, the image mean, included) and its phase
+   ``F/|F|``, both restricted to ``R < 1``;
 4. decorrelation curves ``d(r) = Σ_{R<r} Re(F_g·conj(F/|F|)) /
    (‖F_g‖·‖(F/|F|)[R<r]‖)`` for the unfiltered spectrum (``g`` = none) and
    for Gaussian high-pass filtered spectra ``F_g = F·(1 − exp(−2g²R²))``,
@@ -17,6 +20,13 @@ authors' MATLAB code ImDecorr v1.1.8 (``getDcorr.m``, ``getCorrcoef.m``,
    around the highest peak;
 7. ``kcMax`` = highest peak position over all curves whose amplitude is at
    least ``min_peak_amplitude``; resolution ``2/kcMax`` pixels (full period).
+
+Two checks of the method's premises follow (``DESIGN.md`` §8): the spread of
+``kcMax`` when ``apod_width`` changes by a few pixels (the 1e-3 quantisation
+of flat-topped curves makes the peak position jump; ImDecorr jumps alike),
+and the trend of the noise power near Nyquist (the method assumes white
+noise; a detector's MTF or any filtering makes the power fall, and ``kc``
+then follows that filter rather than the object).
 
 Because ``Re(F_g·conj(F/|F|)) = h_g(R)·|F|``, every curve depends on the image
 only through ``|F|`` and ``R``. The spectrum is therefore reduced once to a
@@ -33,13 +43,13 @@ import functools
 import json
 import math
 import numbers
-import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.fft
 
+from ._checks import warn_assumption
 from ._correlation import default_workers
 from ._dask import is_dask_array, require_dask
 from ._progress import progress
@@ -68,6 +78,13 @@ MIN_SIZE = 16
 #: Power ratio (outer band / middle band) above which the noise is called
 #: coloured: white noise gives ~1, signal only lowers it, FBP noise ~1.27.
 COLOURED_NOISE_RATIO = 1.15
+#: Power ratio below which the power is called falling towards Nyquist: a
+#: pixel's sinc MTF alone gives 0.73, a sinc times a 0.6-px Gaussian 0.42.
+FALLING_NOISE_RATIO = 0.85
+#: Standard errors of the white-noise ratio a power trend must exceed.
+NOISE_TREND_SE = 4.0
+#: Default half-range in pixels of the ``apod_width`` values of ``kc_spread``.
+SPREAD_PX = 2
 
 
 # --------------------------------------------------------------------------- result
@@ -126,16 +143,35 @@ class DecorrResult:
     hf_power_ratio : float
         Spectral power for ``0.9 <= R < 1`` over that for ``0.7 <= R < 0.8``
         (medians over the radii of each band of the mean ``|F|²``). About 1
-        for white noise, below 1 with signal; clearly above 1 means noise
-        that rises towards Nyquist (about 1.27 for the ``|k|`` noise power of
-        filtered back-projection), which violates the method's white-noise
-        premise.
+        for white noise; above 1 means noise that rises towards Nyquist
+        (about 1.27 for the ``|k|`` noise power of filtered back-projection);
+        below 1 means power that falls towards Nyquist: noise filtered by a
+        detector's MTF, interpolation or smoothing (then ``kc`` follows that
+        filter, not the object), or signal that reaches Nyquist with no
+        white noise floor left to find. Both violate the method's premise.
         For a volume: median over slices.
     coloured_noise : bool
-        ``hf_power_ratio`` exceeds 1.15 and 3 standard errors of its
-        white-noise value (a warning was issued). For a volume: in any slice.
+        ``hf_power_ratio`` is above 1.15 or below 0.85, beyond 3 standard
+        errors of its white-noise value 1 (a warning was issued). For a
+        volume: in any slice.
+    kc_spread : float
+        ``max − min`` of ``kcMax`` over ``apod_width − spread_px`` …
+        ``apod_width + spread_px`` (the widths in ``spread_apod_widths``,
+        their ``kcMax`` in ``spread_kc_max``): how much the answer owes to
+        the 1e-3 quantisation of flat-topped curves. A warning is issued
+        when it exceeds one step of ``refined_k_grid``. NaN when not
+        measured (``spread_px = 0`` or ``apod_width = 0``). For a volume:
+        the largest over slices.
+    spread_apod_widths, spread_kc_max : ndarray
+        The apodisation widths tried for ``kc_spread`` and their ``kcMax``.
+    warnings : tuple of str
+        Every assumption warning issued for this result (also in
+        :meth:`to_dict`).
     n_r, n_g, g_min, min_peak_amplitude, apod_width, pixel_size, unit
         The parameters used (``unit`` labels every physical length).
+    keep_mean, crop_first, spread_px
+        The preparation options used (see
+        :func:`decorrelation_resolution`).
     shape : tuple
         Shape of the input (image or volume).
     analysed_shape : tuple
@@ -188,6 +224,13 @@ class DecorrResult:
     resolution_px_mean: float | None = None
     resolution_px_median: float | None = None
     resolution_px_std: float | None = None
+    kc_spread: float = float("nan")
+    spread_apod_widths: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    spread_kc_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    keep_mean: bool = True
+    crop_first: bool = False
+    spread_px: int = SPREAD_PX
+    warnings: tuple = ()
     extras: dict = field(default_factory=dict)
 
     # -- derived quantities ----------------------------------------------------
@@ -265,6 +308,9 @@ class DecorrResult:
             "r_res": "cycles/pixel",
             "refined_k_grid": "normalised frequency (1 = Nyquist)",
             "candidate_k": "normalised frequency (1 = Nyquist)",
+            "kc_spread": "normalised frequency (1 = Nyquist)",
+            "spread_kc_max": "normalised frequency (1 = Nyquist)",
+            "spread_apod_widths": "px",
             "resolution_px": "px (full period)",
             "resolution_half_px": "px (half period)",
             "resolution": f"{self.unit} (full period)",
@@ -319,18 +365,25 @@ class _RadialTable:
     s2: np.ndarray
     count: np.ndarray
 
-    def band_power(self, lo: float, hi: float) -> tuple[float, int]:
+    def band_power(self, lo: float, hi: float) -> tuple[float, float]:
         """Median over the radii ``lo <= R < hi`` of the mean ``|F|²`` per
-        coefficient, and the number of radii.
+        coefficient, and its relative standard error for white noise.
 
         The median, unlike the mean, ignores the few huge coefficients of
-        streaks and straight edges (spectra concentrated on lines).
+        streaks and straight edges (spectra concentrated on lines). For
+        white noise a radius with ``m`` independent coefficients (half its
+        Hermitian-weighted count) has a mean power of relative spread
+        ``1/sqrt(m)``, so the median over ``n`` radii has the relative
+        standard error ``1.2533 sqrt(mean(1/m) / n)`` (within 10 % of the
+        simulated spread from 64² to 512², square and rectangular).
         """
         keep = (self.r2 >= lo * lo) & (self.r2 < hi * hi) & (self.count > 0)
         n = int(keep.sum())
         if n == 0:
-            return float("nan"), 0
-        return float(np.median(self.s2[keep] / self.count[keep])), n
+            return float("nan"), float("inf")
+        independent = np.maximum(self.count[keep] / 2.0, 1.0)
+        se = 1.2533 * math.sqrt(float(np.mean(1.0 / independent)) / n)
+        return float(np.median(self.s2[keep] / self.count[keep])), se
 
 
 @dataclass(frozen=True)
@@ -380,11 +433,21 @@ def _grouping(nr: int, nc: int) -> _Grouping:
     )
 
 
-def _radial_table(image: np.ndarray, workers: int | None) -> _RadialTable:
-    """Radial table of an odd-sized, apodised 2-D image."""
-    nr, nc = image.shape
+def _radial_table(image: np.ndarray, workers: int | None, dc_offset: float | None) -> _RadialTable:
+    """Radial table of an odd-sized, apodised 2-D image.
+
+    ``dc_offset`` is added to the DC coefficient, which then heads the table
+    at ``R = 0`` (ImDecorr keeps it: the image mean, taken out before the
+    taper for precision, goes back there); None leaves the DC term out.
+    """
+    return _spectrum_radial_table(scipy.fft.rfft2(image, workers=workers), image.shape, dc_offset)
+
+
+def _spectrum_radial_table(spectrum: np.ndarray, shape: tuple, dc_offset: float | None) -> _RadialTable:
+    """Radial table of the ``rfft2`` half-plane ``spectrum`` of an odd ``shape`` image."""
+    nr, nc = shape
     geometry = _grouping(nr, nc)
-    spectrum = scipy.fft.rfft2(image, workers=workers)
+    dc = abs(complex(spectrum[0, 0]) + dc_offset) if dc_offset is not None else None
     mag = np.abs(spectrum)
     del spectrum
     half_r = (nr - 1) // 2
@@ -401,8 +464,14 @@ def _radial_table(image: np.ndarray, workers: int | None) -> _RadialTable:
     count = geometry.count
     if not np.all(mag):  # exact zeros have no phase: the reference leaves them out of the count
         count = count - grouped((mag == 0).astype(np.float64))
-    return _RadialTable(r2=geometry.r2, s1=grouped(mag), s2=grouped(np.square(mag, dtype=np.float64)),
-                        count=count)
+    table = _RadialTable(r2=geometry.r2, s1=grouped(mag), s2=grouped(np.square(mag, dtype=np.float64)),
+                         count=count)
+    if dc is None:
+        return table
+    return _RadialTable(
+        r2=np.concatenate(([0.0], table.r2)), s1=np.concatenate(([dc], table.s1)),
+        s2=np.concatenate(([dc * dc], table.s2)), count=np.concatenate(([float(dc > 0)], table.count)),
+    )
 
 
 #: Bound on the elements of the (filters x radii) work arrays of one chunk.
@@ -474,26 +543,48 @@ def local_max(curve: np.ndarray) -> tuple[int, float]:
 
 
 # --------------------------------------------------------------------------- one image
-def _prepare(image: np.ndarray, apod_width: int, dtype: np.dtype) -> np.ndarray:
-    """Crop to odd sizes, subtract the mean inside the taper, apply the taper.
+@dataclass(frozen=True)
+class _Preparation:
+    """How the image is prepared for its spectrum (see :func:`_prepare`)."""
 
-    The mean is weighted by the taper so that what is left of an offset does
-    not put the taper's own spectrum (a low-frequency blob) into the analysis.
+    apod_width: int
+    keep_mean: bool
+    crop_first: bool
+
+
+def _odd_crop(shape: tuple) -> tuple[slice, slice]:
+    """The leading odd-sized part of each axis (ImDecorr drops an even axis' last pixel)."""
+    return tuple(slice(0, n - (1 - n % 2)) for n in shape)
+
+
+def _prepare(image: np.ndarray, how: _Preparation, dtype: np.dtype) -> tuple[np.ndarray, float | None]:
+    """The odd-sized, tapered, zero-mean image and the offset of its DC term.
+
+    By default as ImDecorr: ``apodImRect`` tapers the whole image around its
+    plain mean and adds the mean back, then ``getDcorr`` crops to odd sizes,
+    so an even axis keeps a border one pixel short of 0 and the mean stays in
+    the DC term. The mean is subtracted here and returned as the DC offset
+    (``mean × pixels``) so the FFT works on small numbers. ``crop_first``
+    crops before tapering (both borders reach 0); ``keep_mean=False``
+    subtracts the taper-weighted mean instead (no taper blob at low
+    frequency) and drops the DC term (offset None).
     """
-    nr, nc = image.shape
-    out = image[: nr - (1 - nr % 2), : nc - (1 - nc % 2)].astype(dtype, copy=True)
-    if apod_width > 0:
-        rows = sine_ramp_profile(out.shape[0], apod_width)
-        cols = sine_ramp_profile(out.shape[1], apod_width)
+    crop = _odd_crop(image.shape)
+    region = image[crop] if how.crop_first else image
+    rows, cols = (sine_ramp_profile(n, how.apod_width) for n in region.shape)
+    rows, cols = rows[: crop[0].stop], cols[: crop[1].stop]
+    out = image[crop].astype(dtype, copy=True)
+    if how.keep_mean:
+        mean = float(np.mean(region, dtype=np.float64))
+    else:
         # sums rather than BLAS products (see _curves), accumulated in float64
         weighted = np.sum(out * cols.astype(dtype)[None, :], axis=1, dtype=np.float64)
         mean = float(np.sum(rows * weighted)) / (rows.sum() * cols.sum())
-        out -= dtype.type(mean)
+    out -= dtype.type(mean)
+    if how.apod_width > 0:
         out *= rows.astype(dtype)[:, None]
         out *= cols.astype(dtype)[None, :]
-    else:
-        out -= dtype.type(out.mean(dtype=np.float64))
-    return out
+    return out, (mean * out.size if how.keep_mean else None)
 
 
 class _NoVariationError(ValueError):
@@ -509,43 +600,49 @@ def _check_image_values(image: np.ndarray, label: str) -> None:
         )
 
 
-def _analyse(
-    image: np.ndarray,
-    *,
-    n_r: int,
-    n_g: int,
-    g_min: float,
-    min_peak_amplitude: float,
-    apod_width: int,
-    pixel_size: float,
-    unit: str,
-    workers: int | None,
-    label: str,
-) -> DecorrResult:
-    """The published pipeline on one validated 2-D image."""
-    _check_image_values(image, label)
-    dtype = work_dtype(image)
-    prepared = _prepare(image, apod_width, dtype)
-    table = _radial_table(prepared, workers)
-    scale = float(np.max(np.abs(image)))
-    if float(np.max(np.abs(prepared))) <= 100 * np.finfo(dtype).eps * scale:
-        raise _NoVariationError(
-            f"{label} has no variation left inside the apodisation window (apod_width={apod_width})"
-        )
-    n_rows = prepared.shape[0]
+@dataclass(frozen=True)
+class _Peaks:
+    """The curves and peaks of one spectrum (steps 4-7 of the module docstring)."""
 
+    k_grid: np.ndarray
+    d0: np.ndarray
+    k0: float
+    a0: float
+    first_g: np.ndarray
+    first_curves: np.ndarray
+    first_k: np.ndarray
+    first_A: np.ndarray
+    refined_g: np.ndarray
+    refined_grid: np.ndarray
+    refined_curves: np.ndarray
+    refined_k: np.ndarray
+    refined_A: np.ndarray
+    candidate_k: np.ndarray
+    candidate_A: np.ndarray
+    accepted: np.ndarray
+    kc_max: float
+
+
+def _curve_peaks(table: _RadialTable, grid: np.ndarray, gs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Curves for the filters ``gs`` on ``grid``, their peak positions and amplitudes."""
+    curves = _curves(table, grid, list(gs))
+    peaks = [local_max(c) for c in curves]
+    return curves, np.array([grid[i] for i, _ in peaks]), np.array([a for _, a in peaks])
+
+
+def _find_peaks(table: _RadialTable, shape: tuple, *, n_r: int, n_g: int, g_min: float,
+                min_peak_amplitude: float) -> _Peaks:
+    """``getDcorr.m``'s two passes on the radial table of an odd ``shape`` image."""
+    n_rows = shape[0]
     k_grid = np.linspace(0.0, 1.0, n_r)
     d0 = _curve(table, k_grid, None)
     i0, a0 = local_max(d0)
     k0 = float(k_grid[i0])
 
     # First pass: a weak filter (n_rows/4), then a log ladder from 2/k0 down to g_min.
-    g_max = 2.0 / k0 if k0 > 0 else max(prepared.shape) / 2.0
+    g_max = 2.0 / k0 if k0 > 0 else max(shape) / 2.0
     first_g = np.concatenate(([n_rows / 4.0], np.geomspace(g_max, g_min, n_g)))
-    first_curves = _curves(table, k_grid, list(first_g))
-    first_peaks = [local_max(c) for c in first_curves]
-    first_k = np.array([k_grid[i] for i, _ in first_peaks])
-    first_A = np.array([a for _, a in first_peaks])
+    first_curves, first_k, first_A = _curve_peaks(table, k_grid, first_g)
 
     # Refinement around the highest peak, as getDcorr.m (including its index
     # conventions at both ends of the ladder): kc = [k0, first-pass peaks].
@@ -561,10 +658,7 @@ def _analyse(
     lo = max(kc[best] - (k_grid[1] - k_grid[0]), 0.0)
     hi = min(kc[best] + 0.4, 1.0, k_grid[-1])
     refined_grid = np.linspace(lo, hi, n_r)
-    refined_curves = _curves(table, refined_grid, list(refined_g))
-    refined_peaks = [local_max(c) for c in refined_curves]
-    refined_k = np.array([refined_grid[i] for i, _ in refined_peaks])
-    refined_A = np.array([a for _, a in refined_peaks])
+    refined_curves, refined_k, refined_A = _curve_peaks(table, refined_grid, refined_g)
 
     # ImDecorr stores the refined peaks from the slot of the last first-pass
     # filter on (overwriting it) and appends the unfiltered peak again; the
@@ -573,42 +667,149 @@ def _analyse(
     candidate_A = np.concatenate(([a0], first_A[:n_g], refined_A, [a0]))
     accepted = candidate_A >= min_peak_amplitude
     kc_max = float(candidate_k[accepted].max()) if accepted.any() else 0.0
-    if kc_max > 0:
-        r_res = kc_max / 2.0
-        resolution_px = 2.0 / kc_max
-    else:
-        r_res = resolution_px = float("nan")
+    return _Peaks(
+        k_grid=k_grid, d0=d0, k0=k0, a0=a0, first_g=first_g, first_curves=first_curves,
+        first_k=first_k, first_A=first_A, refined_g=refined_g, refined_grid=refined_grid,
+        refined_curves=refined_curves, refined_k=refined_k, refined_A=refined_A,
+        candidate_k=candidate_k, candidate_A=candidate_A, accepted=accepted, kc_max=kc_max,
+    )
 
-    (outer, n_outer), (middle, n_middle) = table.band_power(0.9, 1.0), table.band_power(0.7, 0.8)
+
+def _spectrum_table(image: np.ndarray, how: _Preparation, dtype: np.dtype, workers, label: str):
+    """Radial table and analysed shape of ``image`` prepared as ``how`` says."""
+    crop = _odd_crop(image.shape)
+    if how.apod_width > 0:
+        # the taper is 0 only on the outermost pixel of each border
+        inner = tuple(slice(1, stop - 1 if how.crop_first or n % 2 else stop)
+                      for stop, n in ((c.stop, n) for c, n in zip(crop, image.shape)))
+        if np.ptp(image[crop][inner]) == 0:
+            raise _NoVariationError(
+                f"{label} has no variation left inside the apodisation window (apod_width={how.apod_width})"
+            )
+    prepared, dc_offset = _prepare(image, how, dtype)
+    return _radial_table(prepared, workers, dc_offset), prepared.shape
+
+
+def spread_widths(apod_width: int, spread_px: int, shape: tuple) -> list[int]:
+    """The apodisation widths of ``kc_spread``: ``apod_width ± 1 … spread_px``,
+    those that fit the image (``1 <= w`` and ``2 w`` within the odd-cropped axes);
+    none when the taper is off or ``spread_px`` is 0."""
+    if apod_width == 0 or spread_px == 0:
+        return []
+    smallest = min(n - (1 - n % 2) for n in shape)
+    return [w for w in range(apod_width - spread_px, apod_width + spread_px + 1)
+            if 1 <= w and 2 * w <= smallest]
+
+
+def _periodic_spectrum(image: np.ndarray, workers) -> np.ndarray:
+    """``rfft2`` of the periodic component of ``image`` (Moisan's periodic plus
+    smooth decomposition): the spectrum without the border discontinuity's
+    cross and without any window, so white noise stays white and independent.
+
+    The smooth component solves a Poisson equation driven by the jumps
+    across the periodic borders; its spectrum is that of the jump image
+    over the discrete Laplacian's eigenvalues.
+    """
+    nr, nc = image.shape
+    jumps = np.zeros(image.shape, dtype=image.dtype)
+    jumps[0, :] = image[-1, :] - image[0, :]
+    jumps[-1, :] = -jumps[0, :]
+    jumps[:, 0] += image[:, -1] - image[:, 0]
+    jumps[:, -1] -= image[:, -1] - image[:, 0]
+    laplacian = (2.0 * np.cos(2 * np.pi * np.fft.fftfreq(nr))[:, None]
+                 + 2.0 * np.cos(2 * np.pi * np.fft.rfftfreq(nc))[None, :] - 4.0)
+    laplacian[0, 0] = 1.0  # the smooth part has no mean; DC is not used
+    smooth = scipy.fft.rfft2(jumps, workers=workers) / laplacian
+    smooth[0, 0] = 0.0
+    return scipy.fft.rfft2(image, workers=workers) - smooth
+
+
+def _noise_trend(image: np.ndarray, dtype: np.dtype, workers) -> tuple[float, bool]:
+    """``hf_power_ratio`` and whether it calls the noise not white near Nyquist.
+
+    Measured on the periodic component of the odd crop, not on the analysed
+    spectrum: the short sine ramp leaks strong signal some ten frequency
+    bins outwards (enough to make white noise past a sharp band edge look
+    like falling power), and a smoother window would correlate neighbouring
+    coefficients; the periodic component has neither problem.
+    """
+    cropped = image[_odd_crop(image.shape)].astype(dtype, copy=False)
+    table = _spectrum_radial_table(_periodic_spectrum(cropped, workers), cropped.shape, None)
+    (outer, se_outer), (middle, se_middle) = table.band_power(0.9, 1.0), table.band_power(0.7, 0.8)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = outer / middle
-    # For white noise the ratio is 1 with a spread of about 0.8/sqrt(radii)
-    # (simulated, 64^2 to 1024^2); sqrt(1/n + 1/m) bounds it, and 3 of those
-    # keep small white-noise images from being called coloured.
-    noise_se = math.sqrt(1.0 / max(n_outer, 1) + 1.0 / max(n_middle, 1))
-    coloured = bool(ratio > 1.0 + max(COLOURED_NOISE_RATIO - 1.0, 3.0 * noise_se))
-    return DecorrResult(
+    # 4 standard errors of the white-noise ratio 1 keep small white-noise
+    # images (ratio 1 +- 0.12 at 64^2, +- 0.07 at 127 x 99, simulated) from
+    # being flagged; from about 257^2 on the fixed bounds decide
+    noise_se = math.hypot(se_outer, se_middle)
+    rising = ratio > 1.0 + max(COLOURED_NOISE_RATIO - 1.0, NOISE_TREND_SE * noise_se)
+    falling = ratio < 1.0 - max(1.0 - FALLING_NOISE_RATIO, NOISE_TREND_SE * noise_se)
+    return float(ratio), bool(rising or falling)
+
+
+def _analyse(
+    image: np.ndarray,
+    *,
+    n_r: int,
+    n_g: int,
+    g_min: float,
+    min_peak_amplitude: float,
+    apod_width: int,
+    keep_mean: bool,
+    crop_first: bool,
+    spread_px: int,
+    pixel_size: float,
+    unit: str,
+    workers: int | None,
+    label: str,
+) -> DecorrResult:
+    """The published pipeline on one validated 2-D image; the result's
+    ``warnings`` hold this image's sentences (not yet issued)."""
+    _check_image_values(image, label)
+    dtype = work_dtype(image)
+    how = _Preparation(apod_width=apod_width, keep_mean=keep_mean, crop_first=crop_first)
+    table, analysed_shape = _spectrum_table(image, how, dtype, workers, label)
+    peak_options = dict(n_r=n_r, n_g=n_g, g_min=g_min, min_peak_amplitude=min_peak_amplitude)
+    peaks = _find_peaks(table, analysed_shape, **peak_options)
+    widths, spread_kc = [], []
+    for width in spread_widths(apod_width, spread_px, image.shape):
+        if width == apod_width:
+            kc = peaks.kc_max
+        else:
+            try:
+                other, _ = _spectrum_table(image, dataclasses.replace(how, apod_width=width), dtype,
+                                           workers, label)
+            except _NoVariationError:  # a wider taper wiped out what little varies
+                continue
+            kc = _find_peaks(other, analysed_shape, **peak_options).kc_max
+        widths.append(width)
+        spread_kc.append(kc)
+    kc_spread = float(np.ptp(spread_kc)) if len(spread_kc) > 1 else float("nan")
+    ratio, coloured = _noise_trend(image, dtype, workers)
+    kc_max = peaks.kc_max
+    resolution_px = 2.0 / kc_max if kc_max > 0 else float("nan")
+    result = DecorrResult(
         kc_max=kc_max,
-        r_res=r_res,
+        r_res=kc_max / 2.0 if kc_max > 0 else float("nan"),
         resolution_px=resolution_px,
         resolution=pixel_size * resolution_px,
-        A0=a0,
-        k0=k0,
-        r_values=k_grid / 2.0,
-        A=d0,
-        first_pass_g=first_g,
-        first_pass_curves=first_curves,
-        first_pass_k=first_k,
-        first_pass_A=first_A,
-        refined_g=refined_g,
-        refined_k_grid=refined_grid,
-        refined_curves=refined_curves,
-        refined_k=refined_k,
-        refined_A=refined_A,
-        candidate_k=candidate_k,
-        candidate_A=candidate_A,
-        accepted=accepted,
-        hf_power_ratio=float(ratio),
+        A0=peaks.a0,
+        k0=peaks.k0,
+        r_values=peaks.k_grid / 2.0,
+        A=peaks.d0,
+        first_pass_g=peaks.first_g,
+        first_pass_curves=peaks.first_curves,
+        first_pass_k=peaks.first_k,
+        first_pass_A=peaks.first_A,
+        refined_g=peaks.refined_g,
+        refined_k_grid=peaks.refined_grid,
+        refined_curves=peaks.refined_curves,
+        refined_k=peaks.refined_k,
+        refined_A=peaks.refined_A,
+        candidate_k=peaks.candidate_k,
+        candidate_A=peaks.candidate_A,
+        accepted=peaks.accepted,
+        hf_power_ratio=ratio,
         coloured_noise=coloured,
         n_r=n_r,
         n_g=n_g,
@@ -618,8 +819,109 @@ def _analyse(
         pixel_size=pixel_size,
         unit=unit,
         shape=tuple(image.shape),
-        analysed_shape=tuple(prepared.shape),
+        analysed_shape=tuple(analysed_shape),
+        kc_spread=kc_spread,
+        spread_apod_widths=np.array(widths, dtype=np.int64),
+        spread_kc_max=np.array(spread_kc),
+        keep_mean=keep_mean,
+        crop_first=crop_first,
+        spread_px=spread_px,
     )
+    return dataclasses.replace(result, warnings=tuple(_image_messages(result)))
+
+
+# --------------------------------------------------------------------------- warnings
+def _refined_step(result: DecorrResult) -> float:
+    grid = result.refined_k_grid
+    return float(grid[1] - grid[0]) if grid.size > 1 else float("nan")
+
+
+def _spread_exceeds_step(result: DecorrResult) -> bool:
+    # a spread of exactly one grid step (the neighbouring radius) is not a warning
+    return bool(result.kc_spread > _refined_step(result) * (1 + 1e-9))
+
+
+def _no_peak_message(min_peak_amplitude: float, a0: float) -> str:
+    return (
+        f"decorrelation analysis found no peak with amplitude >= {min_peak_amplitude:g} "
+        f"(A0 = {a0:.3f}): no resolution (NaN); either noise dominates at every frequency, or the "
+        "signal fades into the noise so gradually (e.g. an image sharp almost to Nyquist) that "
+        "the curves rise up to Nyquist without a peak."
+    )
+
+
+def _noise_message(ratios: list[float], kcs: list[float], where: str = "") -> str:
+    band = "power ratio of 0.9-1.0 to 0.7-0.8 Nyquist"
+    if ratios[0] > 1:
+        return (
+            f"the spectral power rises towards Nyquist{where} ({band} up to {max(ratios):.2f}, white "
+            "noise gives 1): the noise is not white (e.g. a ramp-filtered tomogram) and the "
+            "decorrelation resolution is unreliable; prefer FSC of two independent halves."
+        )
+    kc = f"kcMax {max(kcs):.3f}" if len(kcs) == 1 else f"kcMax up to {max(kcs):.3f}"
+    return (
+        f"the spectral power falls towards Nyquist{where} ({band} down to {min(ratios):.2f}, white "
+        "noise gives 1): the noise is filtered (a detector's MTF, interpolation, smoothing) or the "
+        f"signal reaches Nyquist, and {kc} then follows that filter rather than the object; "
+        "correct for the detector's MTF or prefer FSC of two independent exposures."
+    )
+
+
+def _spread_message(results: list[DecorrResult], where: str = "") -> str:
+    worst = max(results, key=lambda r: r.kc_spread)
+    return (
+        f"kcMax varies by {worst.kc_spread:.3f}{where} (from {worst.spread_kc_max.min():.3f} to "
+        f"{worst.spread_kc_max.max():.3f}) when apod_width changes by up to {worst.spread_px} px "
+        f"around {worst.apod_width}, more than one step ({_refined_step(worst):.4f}) of the refined "
+        "radius grid: the curves are flat near their top and the 1e-3 quantisation, not the image, "
+        "places the peak; quote kcMax with kc_spread as its uncertainty."
+    )
+
+
+def _noise_messages(results: list[DecorrResult], where) -> list[str]:
+    """One sentence per direction (rising, falling) among the flagged results."""
+    out = []
+    for rising in (True, False):
+        flagged = [r for r in results if r.coloured_noise and (r.hf_power_ratio > 1) == rising]
+        if flagged:
+            out.append(_noise_message([r.hf_power_ratio for r in flagged],
+                                      [r.kc_max for r in flagged], where(flagged)))
+    return out
+
+
+def _image_messages(result: DecorrResult) -> list[str]:
+    """This image's assumption sentences."""
+    out = [] if result.resolved else [_no_peak_message(result.min_peak_amplitude, result.A0)]
+    out += _noise_messages([result], lambda flagged: "")
+    if _spread_exceeds_step(result):
+        out.append(_spread_message([result]))
+    return out
+
+
+def _volume_messages(results: list[DecorrResult], indices) -> list[str]:
+    """The assumption sentences of a volume, each naming its slices."""
+    n = len(results)
+
+    def where(flagged):
+        slices = [int(i) for i, r in zip(indices, results) if any(r is f for f in flagged)]
+        return f" in {len(flagged)} of {n} slices ({slices})"
+
+    failed = [r for r in results if not r.resolved]
+    out = []
+    if len(failed) == n:
+        out.append(
+            f"decorrelation analysis found no peak with amplitude >= {results[0].min_peak_amplitude:g} "
+            f"in any of the {n} slices: no resolution (NaN)."
+        )
+    elif failed:
+        slices = [int(i) for i, r in zip(indices, results) if not r.resolved]
+        out.append(f"{len(failed)} of {n} slices gave no resolution (slices {slices}); the statistics "
+                   "use the others.")
+    out += _noise_messages(results, where)
+    unstable = [r for r in results if _spread_exceeds_step(r)]
+    if unstable:
+        out.append(_spread_message(unstable, where(unstable)))
+    return out
 
 
 # --------------------------------------------------------------------------- volumes
@@ -668,6 +970,11 @@ def slice_indices(n_axis: int, n_slices: int, slice_range=None) -> np.ndarray:
     return np.unique(start + ((2 * parts + 1) * length) // (2 * n_slices))
 
 
+def _largest_finite(values) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return max(finite) if finite else float("nan")
+
+
 def _volume_summary(
     slices: list[DecorrResult], indices: np.ndarray, axis: int, shape: tuple, pixel_size: float
 ) -> DecorrResult:
@@ -688,6 +995,7 @@ def _volume_summary(
         A0=float(np.median([s.A0 for s in slices])),
         hf_power_ratio=float(np.median([s.hf_power_ratio for s in slices])),
         coloured_noise=any(s.coloured_noise for s in slices),
+        kc_spread=_largest_finite([s.kc_spread for s in slices]),
         shape=tuple(shape),
         axis=axis,
         slice_indices=np.asarray(indices),
@@ -731,6 +1039,9 @@ def decorrelation_resolution(
     n_g: int = 10,
     g_min: float = 0.15,
     min_peak_amplitude: float = 0.05,
+    keep_mean: bool = True,
+    crop_first: bool = False,
+    spread_px: int = SPREAD_PX,
     unit: str | None = None,
     workers: int | None = None,
 ) -> DecorrResult:
@@ -778,6 +1089,24 @@ def decorrelation_resolution(
     min_peak_amplitude : float, optional
         Keyword only. Peaks lower than this are rejected (the reference's
         0.05). Raise it to be stricter on very noisy images.
+    keep_mean : bool, optional
+        Keyword only. True (default, as ImDecorr): the image mean stays in
+        the spectrum's DC term (``apodImRect`` adds it back after the taper
+        and ``getDcorr`` keeps ``R = 0``), so an intensity offset changes
+        the unfiltered curve and ``A0``. False: the taper-weighted mean is
+        subtracted (no taper spectrum at low frequency) and the DC term is
+        left out, so an offset changes nothing.
+    crop_first : bool, optional
+        Keyword only. False (default, as ImDecorr): the whole image is
+        tapered, then an even axis loses its last row/column, so that
+        border ends one ramp step short of 0. True: crop to odd sizes first,
+        so both borders of the analysed image reach 0.
+    spread_px : int, optional
+        Keyword only. ``kcMax`` is recomputed for ``apod_width − spread_px``
+        … ``apod_width + spread_px`` (each a full analysis) and
+        ``kc_spread`` is its range; a warning is issued when that exceeds
+        one step of the refined radius grid. Default 2; 0 skips the check
+        (and its cost, ``2·spread_px`` more analyses per image).
     unit : str, optional
         Keyword only. Name of the unit of ``pixel_size`` (e.g. ``'nm'``).
     workers : int, optional
@@ -810,11 +1139,14 @@ def decorrelation_resolution(
 
     Warns
     -----
-    UserWarning
+    ResolutionWarning
         When no peak is accepted (resolution NaN) — typically pure noise or
         a signal weaker than the noise at every frequency; when slices of a
-        volume give no resolution; and when the noise power rises towards
-        Nyquist (``coloured_noise``: e.g. ramp-filtered tomograms).
+        volume give no resolution or are constant; when the noise power
+        rises or falls towards Nyquist (``coloured_noise``: ramp-filtered
+        tomograms; a detector's MTF, interpolated or smoothed images); and
+        when ``kc_spread`` exceeds one step of the refined radius grid. Each
+        sentence is also kept in the result's ``warnings``.
 
     Notes
     -----
@@ -829,14 +1161,22 @@ def decorrelation_resolution(
     noise gradually over a broad band near Nyquist; the method cannot tell
     these apart.
 
-    Differences from ImDecorr, none of which changes a validation number:
-    the spectrum's DC term is left out (so an intensity offset changes
-    nothing; ImDecorr's ImageJ plugin also drops it, the MATLAB code keeps
-    it, which makes ``A0`` depend on the offset); the mean subtracted before
-    the taper is weighted by the taper (``apodImRect`` uses the plain mean,
-    leaving the taper's own spectrum in the first radii); even sizes are
-    cropped before, not after, the apodisation (so both borders reach 0);
-    float32 input is computed in float32 (the reference casts to single).
+    With the defaults the numbers are those of ImDecorr v1.1.8's
+    ``getDcorr(apodImRect(image, apod_width), linspace(0, 1, n_r), n_g)``
+    on even and odd sizes alike (tested against the reference run under
+    GNU Octave: kcMax within 0.002). The remaining differences: the mean is
+    taken out before the FFT and added to the DC term after it (the
+    reference adds it to the pixels), and float64 input is computed in
+    float64 (the reference casts to single); both only move values that lie
+    within round-off of a 1e-3 step. ``keep_mean=False`` and
+    ``crop_first=True`` are this project's earlier choices (offset
+    invariance; both borders tapered to 0); they change ``kcMax`` by up to a
+    grid step on real images.
+
+    ``kcMax`` is a peak of curves floored to 1e-3: on natural images whose
+    curves are flat near their top, a 1-px change of ``apod_width`` can move
+    it by 0.05-0.1 (the reference does the same); ``kc_spread`` reports it.
+
     The normalised frequency ``R = 1`` is the largest frequency on each
     axis of the (odd-sized, ``n`` pixels) image, ``(n − 1)/(2n)`` cycles/pixel;
     following the paper, ``r_res = kc_max/2`` and ``resolution_px =
@@ -884,6 +1224,11 @@ def decorrelation_resolution(
     axis = int(axis)
     if workers is not None:
         workers = check_positive_int(workers, "workers")
+    if isinstance(spread_px, bool) or not isinstance(spread_px, numbers.Integral) or spread_px < 0:
+        raise ValueError(f"spread_px must be a non-negative integer; got {spread_px!r}")
+    for name, flag in (("keep_mean", keep_mean), ("crop_first", crop_first)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False; got {flag!r}")
     label_unit = length_unit(pixel_size, unit)
 
     if array.ndim == 3:
@@ -897,22 +1242,13 @@ def decorrelation_resolution(
 
     options = dict(
         n_r=n_r, n_g=n_g, g_min=g_min, min_peak_amplitude=min_peak_amplitude,
-        apod_width=apod_width, pixel_size=pixel_size, unit=label_unit,
+        apod_width=apod_width, keep_mean=bool(keep_mean), crop_first=bool(crop_first),
+        spread_px=int(spread_px), pixel_size=pixel_size, unit=label_unit,
     )
     if array.ndim == 2:
         # one image is analysed in memory whatever holds it (dask, h5py, zarr)
         result = _analyse(np.asarray(array), workers=workers, label="image", **options)
-        if not result.resolved:
-            warnings.warn(
-                "decorrelation analysis found no peak with amplitude >= "
-                f"{min_peak_amplitude:g} (A0 = {result.A0:.3f}): no resolution (NaN). Either noise "
-                "dominates at every frequency, or signal fades into noise so gradually (e.g. an image "
-                "sharp almost to Nyquist) that the curves rise up to Nyquist without a peak.",
-                UserWarning,
-                stacklevel=2,
-            )
-        _warn_coloured([result])
-        return result
+        return _issued(result, result.warnings)
 
     indices = slice_indices(array.shape[axis], n_slices, slice_range)
     results: list[DecorrResult | None] = [None] * len(indices)
@@ -947,33 +1283,24 @@ def decorrelation_resolution(
             f"image: every sampled slice along axis {axis} (indices {[int(i) for i in indices]}) is "
             "constant; decorrelation analysis needs structure or noise"
         )
+    messages = []
     if blank:
-        warnings.warn(
-            f"{len(blank)} sampled slices are constant (e.g. padding) and were skipped: {blank}",
-            UserWarning,
-            stacklevel=2,
-        )
+        messages.append(f"{len(blank)} sampled slices are constant (e.g. padding) and were skipped: "
+                        f"{blank}; the statistics use the others.")
         kept = [pos for pos, r in enumerate(results) if r is not None]
         indices = indices[kept]
         results = [results[pos] for pos in kept]
     summary = _volume_summary(results, indices, axis, array.shape, pixel_size)
-    failed = [int(i) for i, s in zip(indices, results) if not s.resolved]
-    if len(failed) == len(results):
-        warnings.warn(
-            f"decorrelation analysis found no peak with amplitude >= {min_peak_amplitude:g} in any "
-            f"of the {len(results)} slices: no resolution (NaN).",
-            UserWarning,
-            stacklevel=2,
-        )
-    elif failed:
-        warnings.warn(
-            f"{len(failed)} of {len(results)} slices gave no resolution (slices {failed}); "
-            "the statistics use the others.",
-            UserWarning,
-            stacklevel=2,
-        )
-    _warn_coloured(results)
-    return summary
+    return _issued(summary, messages + _volume_messages(results, indices))
+
+
+def _issued(result: DecorrResult, messages) -> DecorrResult:
+    """Issue ``messages`` as :class:`ResolutionWarning` (pointing at the caller of
+    :func:`decorrelation_resolution`) and keep them in the result."""
+    record: list[str] = []
+    for message in messages:
+        warn_assumption(message, record, stacklevel=4)
+    return dataclasses.replace(result, warnings=tuple(record))
 
 
 def _plane(array, index: int, axis: int):
@@ -1003,20 +1330,6 @@ def _check_geometry(plane_shape: tuple, apod_width: int) -> None:
         raise ValueError(
             f"apod_width={apod_width} needs analysed axes of at least 2*apod_width = {2 * apod_width} "
             f"pixels; the image is {plane_shape} (cropped to odd sizes). Lower apod_width."
-        )
-
-
-def _warn_coloured(results: list[DecorrResult]) -> None:
-    flagged = [r.hf_power_ratio for r in results if r.coloured_noise]
-    if flagged:
-        where = "" if len(results) == 1 else f" in {len(flagged)} of {len(results)} slices"
-        warnings.warn(
-            f"the spectral power rises towards Nyquist{where} (power ratio of 0.9-1.0 to 0.7-0.8 "
-            f"Nyquist up to {max(flagged):.2f}): the noise is not white (e.g. a ramp-filtered tomogram). "
-            "Decorrelation analysis assumes white noise and its resolution is then unreliable; "
-            "prefer FSC of two independent halves.",
-            UserWarning,
-            stacklevel=3,
         )
 
 

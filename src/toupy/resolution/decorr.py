@@ -29,7 +29,8 @@ import numbers
 import warnings
 from pathlib import Path
 
-from ._decorr import DecorrResult, decorrelation_resolution
+from ._checks import ResolutionWarning
+from ._decorr import SPREAD_PX, DecorrResult, decorrelation_resolution
 from ._plotting import save_figure
 
 __all__ = ["ImageDecorr"]
@@ -83,13 +84,15 @@ class ImageDecorr:
         has no correlation threshold (toupy described the result as the
         crossing of ``A(r)`` with 0.15, "matching half-bit", which has no
         basis in the paper or its code). A non-default value gives a
-        ``UserWarning``. Use ``min_peak_amplitude`` to make peak acceptance
+        ``ResolutionWarning``. Use ``min_peak_amplitude`` to make peak acceptance
         stricter.
     apod_width : int, optional
         Width in pixels of the sine ramp that tapers the image edges to zero
-        before the FFT (ImDecorr's ``apodImRect``); without it the edge
-        discontinuity of a non-periodic image adds high-frequency power that
-        can fake resolution. 0 disables it. Default 20.
+        before the FFT (ImDecorr's ``apodImRect``, applied to the whole
+        image before the crop to odd sizes, as the reference does); without
+        it the edge discontinuity of a non-periodic image adds
+        high-frequency power that can fake resolution. 0 disables it.
+        Default 20.
     axis : int, optional
         Axis along which slices are taken when ``image`` is 3-D. Default 0
         (first axis, i.e. slices are ``image[i, :, :]``).
@@ -115,6 +118,20 @@ class ImageDecorr:
         Keyword only (extension). Peaks of lower amplitude are rejected,
         0.05 in the reference; raise it to demand more evidence on noisy
         images.
+    keep_mean : bool, optional
+        Keyword only (extension). True (default, as ImDecorr): the image
+        mean stays in the spectrum's DC term, so an offset changes ``A0``.
+        False: the taper-weighted mean is removed and the DC term left out
+        (offset invariant).
+    crop_first : bool, optional
+        Keyword only (extension). False (default, as ImDecorr): taper the
+        whole image, then crop an even axis by its last row/column. True:
+        crop to odd sizes first, so both borders reach 0.
+    spread_px : int, optional
+        Keyword only (extension). ``kcMax`` is recomputed with
+        ``apod_width`` changed by up to ``spread_px`` pixels either way;
+        its range is ``kc_spread`` (warned about when larger than one step
+        of the refined radius grid). Default 2; 0 skips it.
     unit : str, optional
         Keyword only. Name of the unit of ``pixel_size`` (e.g. ``'nm'``),
         used in the plot and the summary.
@@ -161,6 +178,11 @@ class ImageDecorr:
         noise; 0 for pure noise). For 3-D input: median over slices.
     kc_max : float
         Highest accepted peak, normalised frequency (1 = Nyquist); 0 when none.
+    kc_spread : float
+        Range of ``kc_max`` over ``apod_width ± spread_px`` (NaN when not
+        measured); for 3-D input the largest over slices.
+    warnings : tuple of str
+        The assumption warnings issued for this analysis.
     resolution_half_px, resolution_half : float
         Half-period resolution in pixels and in physical units.
     slice_indices : ndarray or None
@@ -175,7 +197,7 @@ class ImageDecorr:
         Input not 2-D or 3-D, NaN or inf values, a constant image (a
         volume whose sampled slices are all constant; single constant
         slices, e.g. padding, are skipped with a warning), ``n_r < 30``,
-        ``n_g < 5``, ``n_slices < 1``,
+        ``n_g < 5``, ``n_slices < 1``, ``spread_px < 0``,
         ``slice_range`` empty or outside the axis, ``axis`` out of range,
         ``apod_width`` too large for the image.
     TypeError
@@ -230,6 +252,9 @@ class ImageDecorr:
         n_g=10,
         g_min=0.15,
         min_peak_amplitude=0.05,
+        keep_mean=True,
+        crop_first=False,
+        spread_px=SPREAD_PX,
         unit=None,
         workers=None,
     ):
@@ -239,7 +264,7 @@ class ImageDecorr:
                 "analysis (Descloux et al. 2019) has no correlation threshold: the resolution is "
                 "the position of the highest peak of the decorrelation curves whose amplitude is "
                 "at least min_peak_amplitude (default 0.05). Use min_peak_amplitude to be stricter.",
-                UserWarning,
+                ResolutionWarning,
                 stacklevel=2,
             )
         self.threshold = threshold
@@ -252,11 +277,15 @@ class ImageDecorr:
         self.n_g = n_g
         self.g_min = g_min
         self.min_peak_amplitude = min_peak_amplitude
+        self.keep_mean = keep_mean
+        self.crop_first = crop_first
+        self.spread_px = spread_px
         self.unit = unit
         self.workers = workers
         self.result: DecorrResult = decorrelation_resolution(
             image, pixel_size, n_r, apod_width, axis, n_slices, slice_range,
-            n_g=n_g, g_min=g_min, min_peak_amplitude=min_peak_amplitude, unit=unit, workers=workers,
+            n_g=n_g, g_min=g_min, min_peak_amplitude=min_peak_amplitude, keep_mean=keep_mean,
+            crop_first=crop_first, spread_px=spread_px, unit=unit, workers=workers,
         )
         res = self.result
         self.ndim = len(res.shape)
@@ -269,6 +298,8 @@ class ImageDecorr:
         self.resolution_half_px = res.resolution_half_px
         self.resolution_half = res.resolution_half
         self.kc_max = res.kc_max
+        self.kc_spread = res.kc_spread
+        self.warnings = res.warnings
         self.A0 = res.A0
         self.resolutions_px = res.resolutions_px
         self.resolution_px_mean = res.resolution_px_mean
