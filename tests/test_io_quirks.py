@@ -221,12 +221,14 @@ def test_library_warnings_reach_the_user_as_one_package_line(tmp_path, monkeypat
     def noisy(path, inner, metadata):
         warnings.warn("Data array contains NaN values", RuntimeWarning)
         warnings.warn("Data array contains NaN values", RuntimeWarning)   # repeated: said once
+        warnings.warn("old keyword", DeprecationWarning)                  # about code: left as it is
         return original(path, inner, metadata)
 
     monkeypatch.setitem(readers._READERS, "npy", noisy)
-    with pytest.warns(ResolutionWarning) as caught:
+    with pytest.warns(Warning) as caught:
         read_image(tmp_path / "v.npy").close()
-    assert [type(w.message) for w in caught] == [ResolutionWarning]
+    assert sorted(type(w.message).__name__ for w in caught) == ["DeprecationWarning", "ResolutionWarning"]
+    caught = [w for w in caught if w.category is ResolutionWarning]
     text = str(caught[0].message)
     assert text.startswith(str(tmp_path / "v.npy")) and "contains NaN values" in text and "\n" not in text
 
@@ -274,3 +276,18 @@ def test_vendor_text_that_cannot_be_parsed_means_no_pixel_size(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_image(tmp_path / "odd.tif").pixel_size is None
+
+
+def test_gzipped_edf_reads_and_a_cut_one_is_refused(tmp_path):
+    pytest.importorskip("fabio")
+    import gzip
+
+    data = np.arange(30, dtype=np.float32).reshape(5, 6) * 0.25
+    packed = gzip.compress(_edf_bytes(data, "<", PSize_1="1e-06", PSize_2="1e-06"))
+    (tmp_path / "f.edf.gz").write_bytes(packed)
+    with read_image(tmp_path / "f.edf.gz") as image:
+        np.testing.assert_array_equal(image.read(), data)
+        assert str(image.pixel_size) == "1 µm"
+    (tmp_path / "cut.edf.gz").write_bytes(packed[:-30])
+    with pytest.raises(FileFormatError, match=r"cut\.edf\.gz.*truncated"):
+        read_image(tmp_path / "cut.edf.gz")

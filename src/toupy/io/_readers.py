@@ -32,7 +32,7 @@ FORMATS = {
     ".tif": "tiff", ".tiff": "tiff",
     ".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".nxs": "hdf5", ".nx5": "hdf5", ".cxi": "hdf5",
     ".mrc": "mrc", ".map": "mrc", ".mrcs": "mrc", ".rec": "mrc",
-    ".edf": "edf",
+    ".edf": "edf", ".edf.gz": "edf",  # beamlines gzip EDF frames; fabio reads them whole
     ".npy": "npy",
     ".zarr": "zarr",
 }
@@ -228,7 +228,7 @@ def read_image(spec, *, metadata: bool = True) -> ImageFile:
           ``'file.h5:/entry/data/data'`` (optional when the file holds one
           image or has a NeXus default plot);
         - ``.mrc``/``.map``/``.mrcs``/``.rec`` (voxel size from the header);
-        - ``.edf`` (``PSize_1``/``PSize_2`` header keys, in metres);
+        - ``.edf`` or ``.edf.gz`` (``PSize_1``/``PSize_2`` header keys, in metres);
         - ``.npy`` (pixel size from a ``file.npy.json`` side file written by
           :func:`write_image`, if any);
         - ``.zarr`` stores, ``'store.zarr:/group/array'`` (needs zarr).
@@ -320,8 +320,10 @@ def _library_warnings(path: Path):
     seen = set()
     for item in caught:
         text = " ".join(str(item.message).split())
-        if issubclass(item.category, _package_warning()):
-            warnings.warn(item.message, item.category, stacklevel=4)
+        about_data = issubclass(item.category, (UserWarning, RuntimeWarning))
+        if issubclass(item.category, _package_warning()) or not about_data:
+            # ours already, or about code (deprecations): passed on as they are
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
         elif text not in seen:
             seen.add(text)
             warnings.warn(f"{path}: {text.rstrip('.')} (reported by the {_library_of(item)} reader).",
