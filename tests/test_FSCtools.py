@@ -165,3 +165,46 @@ def test_end_to_end_resolution_improves_with_dose(sinogram, theta):
 def test_bad_input(sinogram, theta, call, word):
     with pytest.raises(ValueError, match=word):
         call(sinogram, theta)
+
+
+# ----------------------------------------------------------------------------- the angles of a split
+
+def _clean(call):
+    """``call()`` raising any warning as an error: clean input must give none."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return call()
+
+
+def test_angles_all_equal_or_repeated_are_refused():
+    sino = np.ones((8, 8))
+    with pytest.raises(ValueError, match=r"theta: all 8 angles equal 30 degrees"):
+        split_dataset(sino, np.full(8, 30.0))
+    theta = np.array([0.0, 10, 20, 30, 40, 20, 60, 70])
+    with pytest.raises(ValueError, match=r"theta: angle 20 degrees appears twice \(columns 2 and 5; 1 repeated"):
+        split_dataset(sino, theta)
+    # a repeat is found whatever the order, and within 1e-6 degree (text files round)
+    theta = np.array([90.0, 0, 45, 135, 0 + 5e-7, 10, 100, 170])
+    with pytest.raises(ValueError, match=r"angle 0 degrees appears twice \(columns 1 and 4"):
+        split_dataset(sino, theta)
+    with pytest.raises(ValueError, match="theta2: angle 30 degrees appears twice"):
+        compute_2tomograms_splitted(sino[:, :4], sino[:, 4:], np.arange(4) * 40.0, np.array([10.0, 30, 30, 50]))
+
+
+def test_angles_spanning_radians_warn_and_degrees_do_not():
+    from toupy.resolution._checks import ResolutionWarning
+
+    sino = np.ones((8, 8))
+    half_turn = np.linspace(0, np.pi, 8, endpoint=False)  # radians: spans 2.75 "degrees"
+    with pytest.warns(ResolutionWarning, match=r"theta spans only 2.749 degrees \(0 to 2.74889\).*numpy.rad2deg"):
+        split_dataset(sino, half_turn)
+    with pytest.warns(ResolutionWarning, match="spans only 6.283 degrees"):
+        split_dataset(sino, np.linspace(0, 2 * np.pi, 8))
+    with pytest.warns(ResolutionWarning, match="theta1 spans only"):
+        compute_2tomograms_splitted(sino[:, :4], sino[:, 4:], half_turn[::2], np.arange(4) * 40.0)
+    # degrees, unsorted and interlaced sub-scans included: no warning; 2*pi + 0.01 is the bound
+    _clean(lambda: split_dataset(sino, np.linspace(0, 180, 8, endpoint=False)))
+    _clean(lambda: split_dataset(sino, np.array([0.0, 90, 45, 135, 22.5, 112.5, 67.5, 157.5])))
+    _clean(lambda: split_dataset(sino, np.linspace(0, 2 * np.pi + 0.011, 8)))

@@ -335,3 +335,30 @@ def test_plot_functions_name_a_bad_cmap_and_a_file_as_output_dir(tmp_path):
     assert target.read_text() == "not a folder"
     FSCPlot(a, b).plot(output_dir=tmp_path / "new")  # a folder that does not exist yet is made
     assert (tmp_path / "new" / "FSC_2D.png").exists()
+
+
+# ----------------------------------------------------------------------------- split: the angles
+
+def test_split_refuses_repeated_angles_and_warns_on_radians(work):
+    theta = np.linspace(0, 180, 60, endpoint=False)
+    t = np.arange(48) - 24
+    tau = t[:, None] - 6 * np.cos(np.deg2rad(theta))[None]
+    sinogram = 2 * np.sqrt(np.clip(15**2 - tau**2, 0, None))
+    sinogram += 0.1 * np.random.default_rng(2).standard_normal(sinogram.shape)
+    np.save(work / "sino.npy", sinogram.astype(np.float32))
+    np.save(work / "radians.npy", np.deg2rad(theta))
+    repeated = theta.copy()
+    repeated[7] = repeated[30]
+    np.save(work / "repeated.npy", repeated)
+    np.savetxt(work / "same.txt", np.full(60, 12.5))
+    proc = run("split", "sino.npy", "--theta", "repeated.npy", "--out", "OUT", cwd=work, expect=2)
+    _refused(proc, "theta: angle 90 degrees appears twice (columns 7 and 30")
+    proc = run("split", "sino.npy", "--theta", "same.txt", "--out", "OUT", cwd=work, expect=2)
+    _refused(proc, "theta: all 60 angles equal 12.5 degrees")
+    assert not (work / "OUT").exists()
+    proc = run("split", "sino.npy", "--theta", "radians.npy", "--apod-width", "5", "--out", "OUT", cwd=work)
+    assert proc.stderr.startswith("Warning: theta spans only 3.089 degrees (0 to 3.08923)")
+    doc = json.loads((work / "OUT" / "split.json").read_text())
+    assert doc["runs"][0]["warnings"] == [proc.stderr.strip()[len("Warning: "):]]
+    proc = run("split", "sino.npy", "--theta", "0:180", "--apod-width", "5", "--json", cwd=work)
+    assert proc.stderr == ""  # degrees: no warning

@@ -379,19 +379,23 @@ def collect_warnings(sink: list):
             sink.append(text)
 
 
-def _probe_folder(folder: Path, option: str) -> None:
-    """Fail early if ``folder`` (or the folder that would contain it) cannot be written."""
+def _probe_folder(folder: Path, option: str, given: Path | None = None) -> None:
+    """Fail early if ``folder`` (or the folder that would contain it) cannot be written.
+
+    ``given`` is the option's value as the user wrote it (default ``folder``).
+    """
+    shown = folder if given is None else given
     target = folder
     while not target.exists():
         if target.parent == target:
             break
         target = target.parent
     if target.exists() and not target.is_dir():
-        raise CLIError(f"{option} {folder}: {target} is not a folder")
+        raise CLIError(f"{option} {shown}: {target} is not a folder")
     try:
         handle, probe = tempfile.mkstemp(prefix=".toupy-probe-", dir=target)
     except OSError as exc:
-        raise CLIError(f"{option} {folder}: not writable ({exc.strerror or exc})") from None
+        raise CLIError(f"{option} {shown}: not writable ({exc.strerror or exc})") from None
     os.close(handle)
     os.unlink(probe)
 
@@ -692,7 +696,7 @@ class Session:
         if report is not None:
             if Path(report).is_dir():
                 raise CLIError(f"--report {report}: is a folder; give a file name such as report.html")
-            _probe_folder(Path(report).parent, "--report")
+            _probe_folder(Path(report).parent, "--report", Path(report))
 
     # ---- bookkeeping
     @staticmethod
