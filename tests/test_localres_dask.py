@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -52,6 +53,8 @@ from scipy import ndimage
 da = pytest.importorskip("dask.array")
 
 from toupy.resolution import _dask  # noqa: E402
+from toupy.resolution import _localres  # noqa: E402
+from toupy.resolution._checks import ResolutionWarning  # noqa: E402
 from toupy.resolution import _localres_dask as ld  # noqa: E402
 from toupy.resolution._localres import (  # noqa: E402
     _band_centres,
@@ -227,6 +230,83 @@ def test_noise_pass_rate_is_the_in_memory_one():
         pooled.append(got.band_pass_fraction.mean())
     pooled = np.array(pooled)
     assert pooled.mean() <= 1.1 * ALPHA + 3 * pooled.std(ddof=1) / math.sqrt(pooled.size)
+
+
+# --------------------------------------------------------------------------------------------
+# the checks of the noise model: the same numbers from per-chunk reductions
+# --------------------------------------------------------------------------------------------
+def _soft_masked(rng, shape, residue):
+    """Sample in a disc and white noise, times a soft disc mask (flattened solvent) + residue."""
+    centred = np.meshgrid(*[np.arange(n) - n / 2 for n in shape], indexing="ij", sparse=True)
+    radius = np.sqrt(sum(c**2 for c in centred))
+    n = min(shape)
+    soft = 0.5 - 0.5 * np.cos(np.pi * np.clip((0.44 * n - radius) / (0.08 * n), 0.0, 1.0))
+    texture = ndimage.gaussian_filter(rng.standard_normal(shape), 1.2)
+    image = 3 * texture / texture.std() * (radius < 0.3 * n) + rng.standard_normal(shape)
+    return image * soft + residue * rng.standard_normal(shape)
+
+
+def test_region_moments_from_chunks_equal_the_whole_map():
+    """Pass 1's per-chunk moments of the corner boxes, the border and the interior,
+    pooled, equal those of the whole map (chunk edges not aligned with the boxes)."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((37, 50, 23))
+    sides = _localres._corner_boxes(x.shape, 0.1)[1]
+    chunks = ((10, 10, 17), (16, 16, 18), (23,))
+    blocks = da.from_array(x, chunks=chunks).to_delayed().ravel()
+    rows = [ld._block_stats(b.compute(), o, x.shape, sides)[3] for b, o in zip(blocks, ld._block_offsets(chunks))]
+    pooled = [_localres._pool([tuple(r[g]) for r in rows]) for g in range(3)]
+    np.testing.assert_allclose(pooled, _localres._map_region_moments(x, sides), rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["masked-corners", "masked-highfreq", "band-limited", "quiet-corner", "clean"])
+def test_noise_model_checks_are_the_in_memory_ones(case):
+    """Each violated assumption gives the in-memory warnings, the same sentences (the
+    same numbers to the printed digits), on a 256² map in overlapping chunks of 50;
+    the clean map (sample in noise) none. Refusals are the in-memory ones too."""
+    rng = np.random.default_rng(10)
+    shape = (256, 256)
+    kw = dict(window_sigma=2.0, n_freq=8)
+    expected = {"masked-corners": ["corners are orders of magnitude quieter"],
+                "masked-highfreq": ["corners of this map are flattened"],
+                "band-limited": ["still falls across the tail"],
+                "quiet-corner": ["corners probably contain sample", "automatic sample mask covers"],
+                "clean": []}[case]
+    if case.startswith("masked"):
+        x = _soft_masked(rng, shape, 1e-3)
+        kw["noise_method"] = case.split("-")[1]
+    elif case == "band-limited":
+        x = ndimage.gaussian_filter(_filled(rng, shape), 1.0)
+        kw["noise_method"] = "highfreq"
+    elif case == "quiet-corner":  # corner boxes of 51 px, chunks of 50: counted across chunks
+        x = rng.standard_normal(shape)
+        x[:51, :51] *= 0.1
+        kw = dict(n_freq=8, corner_fraction=0.2)
+    else:
+        x = _object(rng, shape)
+    ref = local_resolution(x, progress_bar=False, **kw)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = local_resolution(da.from_array(x, chunks=50), compute=True, **kw)
+    assert [str(w.message) for w in caught if issubclass(w.category, ResolutionWarning)] == list(got.warnings)
+    assert got.warnings == ref.warnings
+    assert len(ref.warnings) == len(expected)
+    assert all(words in sentence for words, sentence in zip(expected, ref.warnings))
+
+
+def test_noise_model_refusals_are_the_in_memory_ones():
+    """Numerically flat corners (residue 1e-8 of the map) and a tail emptied by a
+    low-pass filter that is zero above 0.4 c/px are refused by both paths."""
+    rng = np.random.default_rng(11)
+    shape = (256, 256)
+    flat = _soft_masked(rng, shape, 1e-8)
+    f = np.sqrt(sum(g**2 for g in np.meshgrid(*[np.fft.fftfreq(n) for n in shape], sparse=True)))
+    empty_tail = np.fft.ifft2(np.fft.fft2(_filled(rng, shape)) * (f < 0.4)).real
+    for x, method, match in ((flat, "corners", "numerically flat"), (empty_tail, "highfreq", "numerically zero")):
+        with pytest.raises(ValueError, match=match):
+            local_resolution(x, noise_method=method, progress_bar=False)
+        with pytest.raises(ValueError, match=match):
+            local_resolution(da.from_array(x, chunks=64), noise_method=method)
 
 
 # --------------------------------------------------------------------------------------------
