@@ -97,8 +97,8 @@ def _legacy_pattern(name: str) -> re.Pattern:
 
 
 def _process_gone(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
+    if pid == os.getpid() or os.name == "nt":
+        return False  # on Windows signal 0 is CTRL_C_EVENT, not a probe: only the age counts there
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

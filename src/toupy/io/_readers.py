@@ -831,9 +831,11 @@ def _read_mrc_unstamped(path: Path, error: BaseException):
     if mrc.data is None or mrc.header.mode.dtype.byteorder == ">":
         mrc.close()
         raise FileFormatError(f"{path}: corrupt MRC file ({_one_line(error)})")
+    stamp = _one_line(error).split(": ")[-1]
+    state = "unset" if stamp == "0x00 0x00 0x00 0x00" else "not a known byte order"
     warnings.warn(
-        f"{path}: the MRC machine stamp is unset ({_one_line(error).split(': ')[-1]}); read as little-endian "
-        "because the header's sizes then match the file.",
+        f"{path}: the MRC machine stamp ({stamp}) is {state}; read as little-endian because the header's "
+        "sizes then match the file.",
         _package_warning(), stacklevel=2,
     )
     return mrc

@@ -93,7 +93,9 @@ def write_image(
         What to do when the target exists. False (default): raise
         ``FileExistsError`` (for HDF5: when the *dataset* exists; an existing
         file without it is added to). True: replace the file (NPY, TIFF,
-        MRC) or the dataset (HDF5; the rest of the file is kept).
+        MRC) or the dataset (HDF5; the rest of the file is kept, and the
+        file grows by the new dataset because HDF5 does not give back the
+        space of the one it replaces; ``h5repack`` reclaims it).
     compress : bool
         Lossless zlib (TIFF) or gzip (HDF5) compression: worth it for smooth
         maps and masks, useless for noisy data, and such files are read whole
