@@ -245,16 +245,14 @@ def test_reader_refuses_damaged_files(tmp_path, fmt, how):
     assert hc.digests(tmp_path) == before
 
 
-@pytest.mark.parametrize("dtype", [">f4", ">f8", ">c8", "<f4"])
-@pytest.mark.parametrize("fmt", hc.BIG_ENDIAN_FORMATS)
+@pytest.mark.parametrize("fmt, dtype", [(f, d) for f in hc.BIG_ENDIAN_FORMATS for d in (">f4", ">f8", ">c8", "<f4")
+                                         if not (f == "mrc" and d == ">f8")])  # MRC has no float64 mode
 def test_reader_reads_either_byte_order(tmp_path, fmt, dtype):
-    """Big-endian TIFF/MRC/HDF5/NPY give the values written (MRC has no float64: refused by name)."""
+    """Big-endian TIFF/MRC/HDF5/NPY give the values written."""
     values = hc.halves()[0].astype(np.dtype(dtype).newbyteorder("="))
     if np.dtype(dtype).kind == "c":
         values = values + 1j * values[::-1]
     path = tmp_path / f"map{hc.EXTENSIONS[fmt]}"
-    if fmt == "mrc" and np.dtype(dtype).itemsize == 8 and np.dtype(dtype).kind == "f":
-        pytest.skip("MRC has no float64 mode; mrcfile refuses to write it")
     spec = hc.write_file(path, values.astype(values.dtype.newbyteorder(dtype[0])))
     outcome = hc.call(_read_all, spec)
     assert outcome.kind == "result", outcome
@@ -426,6 +424,48 @@ def test_cli_refuses_damaged_files(box, fmt, how):
     bad = os.path.relpath(hc.file_of(damaged_file(box.inputs, fmt, how)), box.root)
     spec = bad + (":/data" if fmt == "hdf5" else "")
     box.refused(box.run("frc", good, spec, "--apod-width", hc.APOD, "--out", "OUT"), Path(bad).name)
+
+
+# =========================================================================== command line: hostile content
+
+CLI_CONTENT = {  # a subcommand, the input keys its run takes, and the options that suit 32-px images
+    "frc": ("A", "B"), "ssnr": ("A", "B"), "randomfsc": ("R1", "R2"), "localfsc": ("A", "B"),
+    "localres": ("S",), "decorr": ("S",), "mtf": ("E",), "split": ("SINO",),
+}
+CLI_KINDS = ["nan", "inf", "constant", "one_d", "four_d", "empty", "mismatched"]
+
+
+def _hostile_files(box: Box, command: str, kind: str) -> tuple[list[str], list[str]]:
+    """The run's inputs with one made hostile (as NPY files); returns the specs and the names to expect."""
+    inputs = box.standard_inputs()
+    keys = CLI_CONTENT[command]
+    arrays = []
+    for key in keys:
+        with read_image(inputs[key]) as image:
+            arrays.append(image.read().astype(np.float32))
+    hostile, which = _hostile(kind, tuple(arrays))
+    specs = [box.add(f"{kind}_{index}.npy", np.asarray(a)) for index, a in enumerate(hostile)]
+    names = [Path(s).name for s in specs]
+    expected = {"first": names[:1], "last": names[-1:], "any": names[:1], "all": names}[which]
+    if which == "any" and len(names) > 1:
+        expected = []  # either file may be named: checked below
+    return specs, expected or names
+
+
+@pytest.mark.parametrize(
+    "command, kind",
+    [(c, k) for c in CLI_CONTENT for k in CLI_KINDS if k != "mismatched" or len(CLI_CONTENT[c]) == 2],
+)
+def test_cli_refuses_hostile_content(box, command, kind):
+    """NaN, inf, constant, 1-D, 4-D, empty or mismatched arrays in the files: exit 2 naming the file."""
+    specs, names = _hostile_files(box, command, kind)
+    options = [a for a in CLI_RUNS[command] if a not in CLI_CONTENT[command]]
+    result = box.run(command, *specs, *options, "--out", "OUT")
+    if kind in ("constant", "one_d", "four_d", "empty") and len(specs) == 2:
+        line = box.refused(result)
+        assert any(Path(s).name in line for s in specs), f"names neither file: {line!r}"
+    else:
+        box.refused(result, *names)
 
 
 # =========================================================================== command line: byte order
