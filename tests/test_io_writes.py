@@ -206,6 +206,10 @@ def test_too_little_free_space_is_refused_before_writing(tmp_path, monkeypatch, 
     message = str(caught.value)
     assert message.startswith(str(target)) and "disk is full" in message and "\n" not in message
     assert caught.value.errno == errno.ENOSPC and isinstance(caught.value, OSError)
+    import pickle
+
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert str(again) == message and again.errno == errno.ENOSPC and again.filename == str(target)
     assert _bytes(target) == before
     assert _visible_and_temporary(tmp_path) == [name]
 

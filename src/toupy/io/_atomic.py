@@ -51,6 +51,9 @@ class DiskFullError(OSError):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self):  # pickled across processes (dask, multiprocessing) with its own arguments
+        return type(self), (self.filename, self.strerror, self.errno)
+
 
 def disk_full_reason(exc: BaseException) -> tuple[str, int] | None:
     """``(reason, errno)`` when ``exc`` says the disk is full, else None."""
