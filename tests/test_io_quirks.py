@@ -291,3 +291,14 @@ def test_gzipped_edf_reads_and_a_cut_one_is_refused(tmp_path):
     (tmp_path / "cut.edf.gz").write_bytes(packed[:-30])
     with pytest.raises(FileFormatError, match=r"cut\.edf\.gz.*truncated"):
         read_image(tmp_path / "cut.edf.gz")
+
+
+def test_imagej_micro_sign_written_as_an_escape(tmp_path):
+    """ImageJ 1.x writes 'unit=\\u00B5m' (the escape, not the sign) into its description."""
+    data = np.zeros((3, 8, 8), np.float32)
+    tifffile.imwrite(tmp_path / "ij.tif", data, imagej=True, byteorder=">", resolution=(1 / 0.2, 1 / 0.2),
+                     metadata={"axes": "ZYX", "unit": "\\u00B5m", "spacing": 0.2})
+    with tifffile.TiffFile(tmp_path / "ij.tif") as tif:
+        assert tif.imagej_metadata["unit"] == "\\u00B5m"        # the quirk is in the file
+    with read_image(tmp_path / "ij.tif") as image:
+        assert str(image.pixel_size) == "0.2 µm"
