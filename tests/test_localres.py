@@ -872,6 +872,8 @@ _GOOD = np.random.default_rng(0).standard_normal((32, 32))
         ({"noise_method": "mask"}, "noise_mask"),
         ({"mask": np.ones((31, 32), bool)}, "mask"),
         ({"mask": np.zeros((32, 32), bool)}, "mask"),
+        ({"mask": -np.ones((32, 32), np.float32)}, "mask must be boolean.*negative"),
+        ({"noise_method": "mask", "noise_mask": -np.ones((32, 32))}, "noise_mask must be boolean"),
         ({"noise_method": "mask", "noise_mask": np.zeros((32, 32), bool)}, "noise_mask"),
         ({"noise_method": "mask", "noise_mask": np.ones((32, 33), bool)}, "noise_mask"),
         ({"sigma_noise": 0.0}, "sigma_noise"),

@@ -470,6 +470,8 @@ def test_bad_dask_input():
         local_resolution(lazy, mask=da.ones((64, 63), dtype=bool, chunks=32))
     with pytest.raises(ValueError, match="mask selects no voxel"):
         local_resolution(lazy, mask=da.zeros((64, 64), dtype=bool, chunks=32))
+    with pytest.raises(ValueError, match="mask must be boolean.*negative"):
+        local_resolution(lazy, mask=-da.ones((64, 64), chunks=32))
     with pytest.raises(ValueError, match="mask contains NaN"):
         local_resolution(lazy, mask=da.from_array(np.where(x > 2.5, np.nan, 1.0), chunks=32))
     with pytest.raises(ValueError, match="noise_mask selects no voxel"):

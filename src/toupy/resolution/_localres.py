@@ -674,6 +674,9 @@ def _check_bool_mask(mask, shape, name: str) -> np.ndarray:
     if array.dtype != bool:
         if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
             raise ValueError(f"{name} contains NaN or infinite values")
+        if array.size and array.min() < 0:
+            raise ValueError(f"{name} must be boolean (non-zero = selected, no negative values); "
+                             f"its minimum is {array.min():g}")
         array = array != 0
     if not array.any():
         raise ValueError(f"{name} selects no voxel (it is False everywhere)")
@@ -1268,11 +1271,13 @@ def local_resolution(
     noise_method : {'corners', 'highfreq', 'mask'}, optional
         Where the noise level comes from. ``'corners'``: boxes of
         ``corner_fraction`` of every edge in the 4 (2-D) or 8 (3-D) corners, which
-        must be empty of sample (warns when their variances disagree).
-        ``'highfreq'``: mean power above ``0.5 (1 - highfreq_fraction)``
+        must hold unflattened solvent noise (warns when their variances disagree
+        or are orders of magnitude below the rest of the map, refuses numerically
+        flat corners). ``'highfreq'``: mean power above ``0.5 (1 - highfreq_fraction)``
         cycles/pixel; for maps filled with sample (local tomography), assuming
-        white noise and no signal near Nyquist. ``'mask'``: the voxels of
-        ``noise_mask``, anywhere in the map.
+        white noise and no signal near Nyquist (warns when that power still
+        falls, refuses a numerically empty tail). ``'mask'``: the voxels of
+        ``noise_mask``, anywhere in the map. See Notes, checks of the noise model.
     noise_mask : ndarray of bool or dask.array.Array, optional
         Noise-only voxels for ``noise_method='mask'`` (ignored otherwise).
     sigma_noise : float, optional
@@ -1320,7 +1325,15 @@ def local_resolution(
     ValueError
         A parameter out of range (the message names it), NaN/inf or constant
         values in ``vol``, a mask of the wrong shape or selecting nothing, a
-        noise region of zero variance.
+        noise region of zero variance, numerically flat corners
+        (``'corners'``) or a numerically empty high-frequency tail
+        (``'highfreq'``).
+
+    Warns
+    -----
+    ResolutionWarning
+        A check of the noise model or of the automatic mask failed (see
+        Notes); the sentences are also in the result's ``warnings``.
     TypeError
         ``vol`` is not a real array.
     ImportError
@@ -1345,6 +1358,56 @@ def local_resolution(
     to the null variance, so noise still passes at rate ``α`` on average over
     the estimate. Small noise regions therefore cost sensitivity: keep them at
     hundreds of voxels or more.
+
+    Checks of the noise model. Every threshold below is the band test's null
+    law only if the noise level is that of the map's noise; each estimator
+    checks the assumption it rests on (the same functions, fed by per-chunk
+    reductions, for dask arrays), records a failure in ``warnings`` and
+    issues it as :class:`ResolutionWarning`:
+
+    * ``'corners'``: the corner boxes must hold the map's solvent noise, not
+      masked or flattened solvent (deposited cryo-EM maps are soft-masked).
+      Their variance is compared with that of the *border* (voxels within
+      the corner side of some faces but not a corner: the solvent nearest to
+      the corners) and of the whole box. Under the model the border's variance
+      equals the corners' (relative sampling error ``sqrt(2/n)``, below 0.2 for
+      the smallest boxes) and the whole box's exceeds it only by the sample's
+      variance: their ratio is ``1 + fill · SNR`` (``fill`` the sample's
+      share of the box, ``SNR`` its power signal-to-noise ratio), and ``1e4``
+      would need an amplitude SNR near 100 over the whole box. Corners
+      quieter than ``1e-2`` of the border's variance or ``1e-4`` of the box's
+      are warned of; a corner standard deviation below ``1e-5`` of the
+      map's (numerically constant: what rounding of flattened solvent leaves)
+      or exactly zero is refused. Use ``noise_method='mask'`` with a
+      ``noise_mask`` of unflattened solvent, the unmasked map, or
+      ``sigma_noise``. The corner variances must also agree within a factor
+      2 (boxes of at least 64 voxels).
+    * ``'highfreq'``: the tail must be flat, as white noise is. The shell
+      means ``p_s`` of the power above ``0.5 (1 - highfreq_fraction)`` have,
+      for white noise, relative variance ``2/K_s`` (``K_s`` full-FFT modes);
+      the weighted least-squares slope of ``p_s`` against frequency is then
+      ``N(0, 1)`` in units of its standard error (measured on white noise:
+      mean within 0.06 of 0, sd 1.01–1.04 on 128²–256² maps, 0.8–0.86 on
+      3-D maps, where it is conservative). A slope more than 5 standard errors
+      below zero (false alarm 3e-7) together with an upper half of the tail
+      holding less than 90 % of the power of its lower half means the power
+      still falls: a band-limited, low-pass filtered or sharpened-then-filtered
+      map, or signal up to Nyquist; the noise level is then too small and
+      noise passes as signal. A tail power below ``1e-10`` of the map's
+      variance (standard deviation ``1e-5``: round-off of a filter that is zero
+      there) is refused. A rising tail (ramp-filtered FBP noise) makes the test
+      conservative and is not warned of. The same corner check runs: a masked
+      map's flattened solvent dilutes the tail's noise power by the masked
+      fraction, which is warned of. Use the unfiltered, unmasked map (with the
+      sample mask as ``mask=``), ``whiten=True`` with a noise region, or
+      ``sigma_noise``.
+    * automatic mask (``'corners'``): the corner boxes are noise by
+      assumption, so they enter the mask at its false-alarm rate ``1e-3``
+      (plus a window's width next to the sample). When more than half of
+      the corner voxels are in the mask, the noise level does not describe
+      the map (it is too small, e.g. flattened solvent with the sample's
+      window spilling over it), which is warned of. An empty automatic mask
+      is warned of as well (the whole field of view is then tested).
 
     Decision rule (D9): bands are tested from coarse to fine; the resolution of a
     voxel is ``1/f`` (full period, pixels) of the finest band of the unbroken

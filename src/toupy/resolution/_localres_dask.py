@@ -299,11 +299,13 @@ def _block_offsets(chunks) -> list[tuple]:
             for index in np.ndindex(*(len(c) for c in chunks))]
 
 
-def _block_mask_count(block) -> tuple[int, bool]:
-    """Non-zero voxels of a chunk of a user mask, and whether all its values are finite."""
+def _block_mask_count(block) -> tuple[int, bool, bool]:
+    """Non-zero voxels of a chunk of a user mask, whether all its values are finite and
+    whether none is negative."""
     block = np.asarray(block)
     finite = block.dtype.kind != "f" or bool(np.isfinite(block).all())
-    return int(np.count_nonzero(block)), finite
+    nonnegative = block.dtype == bool or block.size == 0 or bool(block.min() >= 0)
+    return int(np.count_nonzero(block)), finite, nonnegative
 
 
 def _block_masked_moments(block, mask_block) -> tuple:
@@ -608,6 +610,8 @@ def dask_local_resolution(
     elif sample_mask is not None:
         if not all(c[1] for c in mask_counts):
             raise ValueError("mask contains NaN or infinite values")
+        if not all(c[2] for c in mask_counts):
+            raise ValueError("mask must be boolean (non-zero = selected, no negative values)")
         n_given = sum(c[0] for c in mask_counts)
         if n_given == 0:
             raise ValueError("mask selects no voxel (it is False everywhere)")

@@ -86,12 +86,18 @@ class LocalResolution:
 
         ``'corners'`` (default)
             Boxes of ``corner_fraction`` of each edge in the eight (four in 2-D)
-            corners, which must be free of sample (a warning is given when their
-            variances disagree). Not suitable for local tomography.
+            corners, which must be free of sample and hold the map's solvent
+            noise: a warning is given when their variances disagree or are
+            orders of magnitude below the rest of the map (masked or flattened
+            solvent, as in deposited cryo-EM maps), and numerically flat
+            corners are refused. Not suitable for local tomography.
         ``'highfreq'``
             Mean power of the spectrum above ``1 - highfreq_fraction`` of the
             Nyquist frequency, assuming white noise and no signal there. For maps
-            filled with sample (local tomography).
+            filled with sample (local tomography). A warning is given when that
+            power still falls towards Nyquist (a band-limited, filtered or
+            sharpened map) or the corners are flattened (a masked map); a
+            numerically empty tail is refused.
         ``'mask'``
             The voxels marked by ``noise_mask``, anywhere in the map.
     noise_mask : ndarray of bool, dask.array.Array or None, optional
@@ -159,6 +165,10 @@ class LocalResolution:
         in pixels within the mask (finite values).
     resolution_median_half, resolution_mean_half, resolution_std_half : float
         The same for the half-period resolution.
+    warnings : tuple of str
+        The failed checks of the noise model and of the automatic mask, one
+        sentence each, also issued as ``ResolutionWarning``; empty when every
+        check passed.
     result : LocalResolutionResult
         Everything above plus the null law and threshold of every band, the
         fraction of the mask passing each band, the noise model and units;
@@ -200,6 +210,19 @@ class LocalResolution:
     zone with ``mask``. A band whose period is much longer than the window can
     fail where the band-passed map crosses zero, which leaves a few NaN voxels
     inside the sample.
+
+    Each noise estimator checks the assumption it rests on and records a
+    failure in ``warnings`` (thresholds and their reasons: Notes of
+    :func:`toupy.resolution.local_resolution`): the corners must not be
+    flattened solvent (corner variance below ``1e-2`` of the box border's or
+    ``1e-4`` of the whole map's is warned of, a corner standard deviation
+    below ``1e-5`` of the map's is refused); the high-frequency tail must be
+    flat (a slope more than 5 of its white-noise standard errors below zero,
+    with the upper half of the tail under 90 % of the lower half's power, is
+    warned of); more than half of the corner boxes inside the automatic mask
+    means the noise level is too small for the map. For a deposited cryo-EM
+    map use the unmasked, unfiltered map (the sample mask as ``mask=``), or
+    ``noise_method='mask'`` with a ``noise_mask`` of solvent.
 
     For local (region-of-interest) tomography use ``noise_method='highfreq'``
     or supply ``sigma_noise``::
@@ -276,6 +299,7 @@ class LocalResolution:
         self.sigma_noise = res.sigma_noise
         self.var_noise = res.sigma_noise**2
         self.freq_bands = res.freq_bands
+        self.warnings = res.warnings
         for name in MAP_STATISTICS:  # resolution_median/mean/std and their _half forms
             setattr(self, name, getattr(res, name))
 
