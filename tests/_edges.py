@@ -43,6 +43,8 @@ from scipy import optimize, special
 
 __all__ = [
     "slanted_edge",
+    "along_edge_gain",
+    "curved_edge",
     "profile_edge",
     "profile_true_mtf",
     "profile_true_crossing",
@@ -120,6 +122,47 @@ def slanted_edge(
     else:
         esf = special.ndtr(u / sigma)
     return low + (high - low) * esf
+
+
+def along_edge_gain(shape, angle_deg: float, amplitude: float = 0.1, *, horizontal: bool = False) -> np.ndarray:
+    """Gain ``1 + amplitude * t / max|t|`` that ramps linearly along the edge of :func:`slanted_edge`.
+
+    ``t`` is the coordinate along the edge line (perpendicular to its normal
+    ``(cos, -sin)``), from the ROI centre; multiplying an edge by it makes both
+    levels (and the step) vary by +-``amplitude`` along the edge, as a
+    flat-field residue would.
+    """
+    nr, nc = shape
+    theta = np.deg2rad(angle_deg)
+    rows, cols = np.mgrid[0:nr, 0:nc].astype(np.float64)
+    y = rows - (nr - 1) / 2.0
+    x = cols - (nc - 1) / 2.0
+    if horizontal:
+        x, y = y, x
+    t = np.sin(theta) * x + np.cos(theta) * y
+    return 1.0 + amplitude * t / np.abs(t).max()
+
+
+def curved_edge(shape=(100, 100), angle_deg: float = 5.0, sigma: float = 1.0, sag: float = 1.5, *,
+                low: float = 0.1, high: float = 0.9, samples: int = 4) -> np.ndarray:
+    """Gaussian-blurred edge bent into a parabola whose middle sits ``sag`` px off the chord.
+
+    The signed distance is ``d = x cos - y sin - sag (1 - (2 y / nr)^2)`` (not
+    exactly the distance to the parabola, but its bend is what matters);
+    pixels are the mean of ``samples x samples`` point samples.
+    """
+    nr, nc = shape
+    theta = np.deg2rad(angle_deg)
+    offsets = (np.arange(samples) + 0.5) / samples - 0.5
+    rows, cols = np.mgrid[0:nr, 0:nc].astype(np.float64)
+    total = np.zeros(shape)
+    for dy in offsets:
+        for dx in offsets:
+            y = rows + dy - (nr - 1) / 2.0
+            x = cols + dx - (nc - 1) / 2.0
+            d = x * np.cos(theta) - y * np.sin(theta) - sag * (1.0 - (2.0 * y / nr) ** 2)
+            total += special.ndtr(d / sigma)
+    return low + (high - low) * total / samples**2
 
 
 # Non-Gaussian line-spread functions: (ESF, MTF) pairs of a blur parameter ``width``.

@@ -101,6 +101,9 @@ class MTFResult:
         Point method: diameter (px) of the object whose transform was divided out.
     bead_shape : str or None
         Point method: ``'sphere'`` or ``'disc'``.
+    warnings : tuple of str
+        The sentences of the :class:`MTFWarning` warnings issued for this result
+        (the same as ``quality['warnings']``); empty for a clean input.
     """
 
     method: str
@@ -131,6 +134,7 @@ class MTFResult:
     background: float | None = None
     bead_diameter: float | None = None
     bead_shape: str | None = None
+    warnings: tuple = ()
 
     # -- derived quantities -------------------------------------------------------
     @property

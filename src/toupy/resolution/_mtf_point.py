@@ -41,6 +41,7 @@ from ._mtf import (
     first_downward,
     unit_label,
 )
+from ._checks import warn_assumption
 from ._validate import check_pixel_size
 
 __all__ = ["mtf_point_source", "bead_transform"]
@@ -316,9 +317,12 @@ def mtf_point_source(
                 f"the MTF stays above {name} up to the last ring ({value:.3f} cycles/pixel): that frequency "
                 f"is reported as a lower bound (quality['f{name[2:]}0_limited'])"
             )
-    if warn:
-        for message in messages:
-            warnings.warn(message, MTFWarning, stacklevel=2)
+    record: list[str] = []
+    for message in messages:
+        if warn:
+            warn_assumption(message, record, category=MTFWarning, stacklevel=3)
+        elif message not in record:
+            record.append(message)
 
     # intensity centroid of the bead (positive part), image coordinates
     positive = np.clip(psf, 0.0, None)
@@ -340,7 +344,7 @@ def mtf_point_source(
         "max_reliable_frequency": max_reliable,
         "f50_limited": limited50,
         "f10_limited": limited10,
-        "warnings": messages,
+        "warnings": record,
     }
     return MTFResult(
         method="point",
@@ -360,6 +364,7 @@ def mtf_point_source(
         background=sign * background,
         bead_diameter=bead_diameter,
         bead_shape=bead_shape if bead_diameter is not None else None,
+        warnings=tuple(record),
     )
 
 
