@@ -83,6 +83,8 @@ COLOURED_NOISE_RATIO = 1.15
 FALLING_NOISE_RATIO = 0.85
 #: Standard errors of the white-noise ratio a power trend must exceed.
 NOISE_TREND_SE = 4.0
+#: Largest (odd) axis length of the central part whose noise trend is measured.
+NOISE_TREND_SIZE = 1023
 #: Default half-range in pixels of the ``apod_width`` values of ``kc_spread``.
 SPREAD_PX = 2
 
@@ -330,24 +332,55 @@ class DecorrResult:
 
 
 # --------------------------------------------------------------------------- windows
-def sine_ramp_profile(n: int, width: int) -> np.ndarray:
-    """ImDecorr's 1-D edge taper: ``(1 − cos(pi j/(width − 1)))/2``, ``j < width``.
+def octave_linspace(start: float, stop: float, num: int) -> np.ndarray:
+    """``linspace`` as GNU Octave computes it (7.x): from both ends towards the
+    middle, ``start + i δ`` and ``stop − i δ``, the middle of an odd count
+    exactly 0 for a symmetric range.
 
-    Unlike :func:`._windows.tukey_profile` (raised cosine sampled at half-pixel
-    offsets, never exactly 0 or 1), ``apodImRect.m``'s ramp is exactly 0 on the
-    edge pixel and exactly 1 on the ``width``-th pixel, so the periodic image
-    has no jump at all at its borders; it is kept to match the reference.
-    ``width = 1`` zeroes only the edge pixel.
+    ImDecorr's coordinates, radius grids and high-pass ladders are
+    ``linspace`` values, and where a pixel radius equals a grid radius the
+    last bit decides the comparison ``R.^2 < r^2``; numpy's ``linspace``
+    (``start + i δ`` throughout) differs in that bit for most sizes.
     """
-    profile = np.ones(n)
-    if width > 0:
+    out = np.empty(num)
+    if num == 1:
+        out[0] = stop
+        return out
+    out[0], out[-1] = start, stop
+    delta = (stop - start) / (num - 1)
+    i = np.arange(1, num // 2)
+    out[i] = start + i * delta
+    out[num - 1 - i] = stop - i * delta
+    if num % 2:
+        out[num // 2] = 0.0 if start == -stop else (start + stop) / 2
+    return out
+
+
+def sine_ramp_profile(n: int, width: int) -> np.ndarray:
+    """ImDecorr's 1-D edge taper, ``(1 − cos(pi j/(width − 1)))/2`` for ``j < width``.
+
+    Computed as ``apodImRect.m`` does (``sin`` of the ``linmap`` of the
+    distance to the ramp's mean position on Octave's ``linspace``), so it
+    equals the reference to the last bit, not only to round-off. Unlike
+    :func:`._windows.tukey_profile` (raised cosine sampled at half-pixel
+    offsets, never exactly 0 or 1), the ramp is exactly 0 on the edge pixel
+    and exactly 1 on the ``width``-th pixel, so the periodic image has no
+    jump at all at its borders. ``width = 1`` zeroes only the edge pixel
+    (the reference's mask is NaN there).
+    """
+    if width <= 1:
+        profile = np.ones(n)
         if width == 1:
-            ramp = np.zeros(1)
-        else:
-            ramp = 0.5 * (1.0 - np.cos(np.pi * np.arange(width) / (width - 1)))
-        profile[:width] = ramp
-        profile[n - width:] = ramp[::-1]
-    return profile
+            profile[[0, -1]] = 0.0
+        return profile
+    x = np.abs(octave_linspace(-n / 2, n / 2, n))
+    ramp = x > n / 2 - width
+    mean = np.cumsum(-x[ramp])[-1] / int(ramp.sum())  # Octave's mean: a sequential sum
+    d = (-x - mean) * ramp
+    lo, hi = d.min(), d.max()
+    d = np.clip((d - lo) / (hi - lo), 0.0, 1.0) * np.pi - np.pi / 2  # linmap(d, -pi/2, pi/2)
+    d[~ramp] = np.pi / 2
+    return (np.sin(d) + 1) / 2
 
 
 # --------------------------------------------------------------------------- radial table
@@ -388,48 +421,56 @@ class _RadialTable:
 
 @dataclass(frozen=True)
 class _Grouping:
-    """Which coefficients of the folded half-plane share a radius (per shape)."""
+    """Which ``rfft2`` coefficients of an odd image share a radius, as ImDecorr compares radii.
 
-    inside: np.ndarray  # flat indices of the folded half-plane with 0 < R < 1
-    group: np.ndarray  # radius group of each of them (groups sorted by radius)
-    r2: np.ndarray  # R^2 of each group
-    count: np.ndarray  # Hermitian-weighted number of coefficients per group
-    col_weight: np.ndarray  # Hermitian weight of each rfft column
+    ``getDcorr.m`` puts a coefficient in the disc ``R < r`` by the test
+    ``R.^2 < r^2`` on ``R = sqrt(X.^2 + Y.^2)`` built from ``linspace(-1, 1, n)``
+    in double precision. Where an exact pixel radius equals a grid radius
+    (e.g. ``R = m/99`` on the axis of a 199-row image against ``r = j/99``)
+    that round-off decides, so the radii are these floating-point values,
+    one group per distinct value, each coefficient and its Hermitian mirror
+    (which may round differently) placed separately.
+    """
+
+    index: np.ndarray  # flat indices into the rfft half-plane (DC excluded)
+    group: np.ndarray  # radius group of each entry (groups sorted by radius)
+    weight: np.ndarray  # 2 where a coefficient and its mirror share the group, else 1
+    r2: np.ndarray  # R^2 of each group, as the reference computes it
+    count: np.ndarray  # number of full-plane coefficients per group
+    dc_r2: float  # the reference's R^2 of the DC term (0 up to round-off)
+
+
+def _reference_r2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``R.^2`` of ``getDcorr.m`` on coordinate vectors (``R = sqrt(X.^2 + Y.^2)``)."""
+    return np.square(np.sqrt(np.square(y)[:, None] + np.square(x)[None, :]))
 
 
 @functools.lru_cache(maxsize=8)
 def _grouping(nr: int, nc: int) -> _Grouping:
-    """Radius groups of an odd ``nr`` x ``nc`` image's folded ``rfft2`` half-plane.
-
-    ``R^2 = 4 (mx^2/(nc-1)^2 + my^2/(nr-1)^2) = 4 key / L^2`` with an integer
-    ``key``, so coefficients at the same radius are grouped exactly.
-    """
-    half_r = (nr - 1) // 2
-    mc = (nc + 1) // 2  # rfft columns; none of them is a Nyquist column (nc is odd)
-    p, q = nc - 1, nr - 1
-    lcm = p * q // math.gcd(p, q)
-    ax, ay = (lcm // p) ** 2, (lcm // q) ** 2
-    mx = np.arange(mc, dtype=np.int64)
-    my = np.arange(half_r + 1, dtype=np.int64)
-    key = (my[:, None] ** 2 * ay + mx[None, :] ** 2 * ax).ravel()
-    inside = np.flatnonzero((4 * key < lcm * lcm) & (key > 0))
-    keys = key[inside]
-    if keys.size and keys.max() < 8 * keys.size:  # small keys (square-ish images): no sort
-        present = np.bincount(keys) > 0
-        rank = np.cumsum(present) - 1
-        group = rank[keys]
-        unique = np.flatnonzero(present)
-    else:
-        unique, group = np.unique(keys, return_inverse=True)
-    col_weight = np.full(mc, 2.0)
-    col_weight[0] = 1.0
-    row_weight = np.full(half_r + 1, 2.0)  # rows m and -m folded together
-    row_weight[0] = 1.0
-    weight = (row_weight[:, None] * col_weight[None, :]).ravel()[inside]
-    count = np.bincount(group, weights=weight, minlength=unique.size)
+    """Radius groups of an odd ``nr`` x ``nc`` image's ``rfft2`` half-plane (see :class:`_Grouping`)."""
+    half_r, half_c = (nr - 1) // 2, (nc - 1) // 2
+    mc = half_c + 1  # rfft columns; none of them is a Nyquist column (nc is odd)
+    x, y = octave_linspace(-1.0, 1.0, nc), octave_linspace(-1.0, 1.0, nr)
+    my = np.arange(nr)
+    my = np.where(my <= half_r, my, my - nr)  # row frequency of each rfft row
+    mx = np.arange(mc)
+    # positions in the centred (fftshift) grid of each coefficient and of its mirror
+    own = _reference_r2(y[my + half_r], x[mx + half_c]).ravel()
+    mirror = _reference_r2(y[half_r - my], x[half_c - mx]).ravel()
+    own_in = own < 1.0
+    mirror_in = (mirror < 1.0) & np.tile(mx > 0, nr)  # column 0's mirror is itself an rfft coefficient
+    own_in[0] = mirror_in[0] = False  # the DC term is added by the caller when kept
+    paired = own_in & mirror_in & (own == mirror)
+    alone = mirror_in & ~paired
+    index = np.concatenate((np.flatnonzero(own_in), np.flatnonzero(alone)))
+    r2 = np.concatenate((own[own_in], mirror[alone]))
+    weight = np.concatenate((np.where(paired[own_in], 2.0, 1.0), np.ones(int(alone.sum()))))
+    unique, group = np.unique(r2, return_inverse=True)
+    order = np.argsort(index, kind="stable")  # gather the spectrum in memory order
     return _Grouping(
-        inside=inside, group=group, r2=4.0 * unique.astype(np.float64) / float(lcm) ** 2,
-        count=count, col_weight=col_weight,
+        index=index[order], group=group[order], weight=weight[order], r2=unique,
+        count=np.bincount(group, weights=weight, minlength=unique.size),
+        dc_r2=float(_reference_r2(y[half_r:half_r + 1], x[half_c:half_c + 1])[0, 0]),
     )
 
 
@@ -445,31 +486,23 @@ def _radial_table(image: np.ndarray, workers: int | None, dc_offset: float | Non
 
 def _spectrum_radial_table(spectrum: np.ndarray, shape: tuple, dc_offset: float | None) -> _RadialTable:
     """Radial table of the ``rfft2`` half-plane ``spectrum`` of an odd ``shape`` image."""
-    nr, nc = shape
-    geometry = _grouping(nr, nc)
+    geometry = _grouping(*shape)
     dc = abs(complex(spectrum[0, 0]) + dc_offset) if dc_offset is not None else None
-    mag = np.abs(spectrum)
+    mag = np.abs(spectrum).ravel()[geometry.index]
     del spectrum
-    half_r = (nr - 1) // 2
 
     def grouped(values: np.ndarray) -> np.ndarray:
-        # rows m and -m have the same radius: fold them (the DC row has no mate)
-        folded = values[: half_r + 1].astype(np.float64)
-        folded[1:] += values[nr - 1: half_r: -1]
-        folded *= geometry.col_weight
-        return np.bincount(
-            geometry.group, weights=folded.ravel()[geometry.inside], minlength=geometry.r2.size
-        )
+        return np.bincount(geometry.group, weights=values * geometry.weight, minlength=geometry.r2.size)
 
     count = geometry.count
     if not np.all(mag):  # exact zeros have no phase: the reference leaves them out of the count
         count = count - grouped((mag == 0).astype(np.float64))
-    table = _RadialTable(r2=geometry.r2, s1=grouped(mag), s2=grouped(np.square(mag, dtype=np.float64)),
-                         count=count)
+    table = _RadialTable(r2=geometry.r2, s1=grouped(mag.astype(np.float64)),
+                         s2=grouped(np.square(mag, dtype=np.float64)), count=count)
     if dc is None:
         return table
     return _RadialTable(
-        r2=np.concatenate(([0.0], table.r2)), s1=np.concatenate(([dc], table.s1)),
+        r2=np.concatenate(([geometry.dc_r2], table.r2)), s1=np.concatenate(([dc], table.s1)),
         s2=np.concatenate(([dc * dc], table.s2)), count=np.concatenate(([float(dc > 0)], table.count)),
     )
 
@@ -630,18 +663,23 @@ def _curve_peaks(table: _RadialTable, grid: np.ndarray, gs) -> tuple[np.ndarray,
     return curves, np.array([grid[i] for i, _ in peaks]), np.array([a for _, a in peaks])
 
 
+def _log_ladder(first: float, last: float, n: int) -> np.ndarray:
+    """``exp(linspace(log(first), log(last), n))`` as ``getDcorr.m`` builds its filters."""
+    return np.exp(octave_linspace(math.log(first), math.log(last), n))
+
+
 def _find_peaks(table: _RadialTable, shape: tuple, *, n_r: int, n_g: int, g_min: float,
                 min_peak_amplitude: float) -> _Peaks:
     """``getDcorr.m``'s two passes on the radial table of an odd ``shape`` image."""
     n_rows = shape[0]
-    k_grid = np.linspace(0.0, 1.0, n_r)
+    k_grid = octave_linspace(0.0, 1.0, n_r)
     d0 = _curve(table, k_grid, None)
     i0, a0 = local_max(d0)
     k0 = float(k_grid[i0])
 
     # First pass: a weak filter (n_rows/4), then a log ladder from 2/k0 down to g_min.
     g_max = 2.0 / k0 if k0 > 0 else max(shape) / 2.0
-    first_g = np.concatenate(([n_rows / 4.0], np.geomspace(g_max, g_min, n_g)))
+    first_g = np.concatenate(([n_rows / 4.0], _log_ladder(g_max, g_min, n_g)))
     first_curves, first_k, first_A = _curve_peaks(table, k_grid, first_g)
 
     # Refinement around the highest peak, as getDcorr.m (including its index
@@ -654,10 +692,10 @@ def _find_peaks(table: _RadialTable, shape: tuple, *, n_r: int, n_g: int, g_min:
         g1, g2 = first_g[best - 2], first_g[best - 1]
     else:  # the filter that found it and the next stronger one
         g1, g2 = first_g[best - 1], first_g[best]
-    refined_g = np.geomspace(g1, g2, n_g)
+    refined_g = _log_ladder(g1, g2, n_g)
     lo = max(kc[best] - (k_grid[1] - k_grid[0]), 0.0)
     hi = min(kc[best] + 0.4, 1.0, k_grid[-1])
-    refined_grid = np.linspace(lo, hi, n_r)
+    refined_grid = octave_linspace(lo, hi, n_r)
     refined_curves, refined_k, refined_A = _curve_peaks(table, refined_grid, refined_g)
 
     # ImDecorr stores the refined peaks from the slot of the last first-pass
@@ -727,13 +765,17 @@ def _periodic_spectrum(image: np.ndarray, workers) -> np.ndarray:
 def _noise_trend(image: np.ndarray, dtype: np.dtype, workers) -> tuple[float, bool]:
     """``hf_power_ratio`` and whether it calls the noise not white near Nyquist.
 
-    Measured on the periodic component of the odd crop, not on the analysed
+    Measured on the periodic component of the (central, odd) image, not on the analysed
     spectrum: the short sine ramp leaks strong signal some ten frequency
     bins outwards (enough to make white noise past a sharp band edge look
     like falling power), and a smoother window would correlate neighbouring
     coefficients; the periodic component has neither problem.
     """
-    cropped = image[_odd_crop(image.shape)].astype(dtype, copy=False)
+    # a central part of at most NOISE_TREND_SIZE per axis: its standard
+    # error (0.008 at 1023^2) is already far below the alarm bounds
+    crop = tuple(slice((n - m) // 2, (n - m) // 2 + m)
+                 for n, m in ((n, min(n - (1 - n % 2), NOISE_TREND_SIZE)) for n in image.shape))
+    cropped = image[crop].astype(dtype, copy=False)
     table = _spectrum_radial_table(_periodic_spectrum(cropped, workers), cropped.shape, None)
     (outer, se_outer), (middle, se_middle) = table.band_power(0.9, 1.0), table.band_power(0.7, 0.8)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -745,6 +787,36 @@ def _noise_trend(image: np.ndarray, dtype: np.dtype, workers) -> tuple[float, bo
     rising = ratio > 1.0 + max(COLOURED_NOISE_RATIO - 1.0, NOISE_TREND_SE * noise_se)
     falling = ratio < 1.0 - max(1.0 - FALLING_NOISE_RATIO, NOISE_TREND_SE * noise_se)
     return float(ratio), bool(rising or falling)
+
+
+def _apod_width_kcs(image, how: _Preparation, dtype, peaks: _Peaks, spread_px: int, workers, label: str,
+                    peak_options: dict) -> tuple[list[int], list[float]]:
+    """``kcMax`` for each width of :func:`spread_widths` (``peaks`` is that of
+    ``how.apod_width``); widths whose taper leaves no variation are dropped.
+
+    The other widths run in parallel threads (each analysis is mostly numpy
+    work that releases the GIL), each with a single-threaded FFT.
+    """
+    widths = spread_widths(how.apod_width, spread_px, image.shape)
+    others = [w for w in widths if w != how.apod_width]
+    threads = min(len(others), workers or default_workers())
+
+    def kc_of(width: int) -> float | None:
+        try:
+            table, shape = _spectrum_table(image, dataclasses.replace(how, apod_width=width), dtype,
+                                           1 if threads > 1 else workers, label)
+        except _NoVariationError:  # a wider taper wiped out what little varies
+            return None
+        return _find_peaks(table, shape, **peak_options).kc_max
+
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            found = dict(zip(others, pool.map(kc_of, others)))
+    else:
+        found = {w: kc_of(w) for w in others}
+    found[how.apod_width] = peaks.kc_max
+    kept = [w for w in widths if found.get(w) is not None]
+    return kept, [found[w] for w in kept]
 
 
 def _analyse(
@@ -771,19 +843,7 @@ def _analyse(
     table, analysed_shape = _spectrum_table(image, how, dtype, workers, label)
     peak_options = dict(n_r=n_r, n_g=n_g, g_min=g_min, min_peak_amplitude=min_peak_amplitude)
     peaks = _find_peaks(table, analysed_shape, **peak_options)
-    widths, spread_kc = [], []
-    for width in spread_widths(apod_width, spread_px, image.shape):
-        if width == apod_width:
-            kc = peaks.kc_max
-        else:
-            try:
-                other, _ = _spectrum_table(image, dataclasses.replace(how, apod_width=width), dtype,
-                                           workers, label)
-            except _NoVariationError:  # a wider taper wiped out what little varies
-                continue
-            kc = _find_peaks(other, analysed_shape, **peak_options).kc_max
-        widths.append(width)
-        spread_kc.append(kc)
+    widths, spread_kc = _apod_width_kcs(image, how, dtype, peaks, spread_px, workers, label, peak_options)
     kc_spread = float(np.ptp(spread_kc)) if len(spread_kc) > 1 else float("nan")
     ratio, coloured = _noise_trend(image, dtype, workers)
     kc_max = peaks.kc_max
