@@ -72,7 +72,9 @@ class FourierShellCorr:
         share shells and are correlated). Default 1 (single shells).
     apod_width : int, optional
         Width in pixels of the window's tapered edge; 0 disables the window.
-        Default 20.
+        Default 20; left at the default on an axis shorter than 40 pixels
+        (a 32³ subtomogram), the edge is narrowed to a quarter of the
+        shortest axis, with a warning kept in ``warnings``.
     pixel_size : float, optional
         Size of a pixel in any unit; lengths are reported in that unit.
     window : {'circle', 'tukey', 'hann', 'toupy', None}, optional

@@ -589,7 +589,10 @@ def fsc(
         ``i - t/2 .. i + t/2``, so neighbouring points are correlated.
         0 and 1 mean single shells.
     apod_width : int, optional
-        Width in pixels of the window edge; 0 disables the window.
+        Width in pixels of the window edge; 0 disables the window. Default 20;
+        left at the default on an axis shorter than 40 pixels, the edge is
+        narrowed to a quarter of the shortest axis (with a warning). An explicit
+        width needs ``2 * apod_width`` pixels along every axis.
     window : {'circle', 'tukey', 'hann', 'toupy', None}, optional
         Apodization (see :mod:`toupy.resolution._windows`). ``'circle'`` suits
         tomographic slices (the field of view is a disc); ``'tukey'`` keeps the
@@ -627,7 +630,23 @@ def fsc(
     Returns
     -------
     FSCResult
-        Curves per shell and the resolution at the first crossing.
+        Curves per shell and the resolution at the first crossing; its
+        ``warnings`` hold the sentences below.
+
+    Raises
+    ------
+    ValueError
+        Bad inputs: shapes that differ, NaN or infinite values, a constant
+        image, a mask with negative values, ``ring_thick`` not smaller than
+        the number of shells, an explicit ``apod_width`` that does not fit.
+
+    Warns
+    -----
+    ResolutionWarning
+        If the halves are not independent (``|FSC|`` above ``1 - 1e-6`` on
+        every shell up to Nyquist: the same data twice, or one an affine
+        function of the other), and when the default ``apod_width`` was
+        narrowed to fit the input.
 
     Notes
     -----

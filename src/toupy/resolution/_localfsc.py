@@ -61,6 +61,7 @@ from ._thresholds import threshold_curve, threshold_label, validate_threshold
 from ._validate import (
     check_finite,
     check_mask,
+    check_nonnegative_weights,
     check_pair,
     check_pixel_size,
     check_positive_int,
@@ -883,10 +884,18 @@ def local_fsc(
     ValueError
         Shapes differ, NaN/inf values, a constant input, ``box_size`` < 8 or
         larger than the smallest dimension, ``step`` < 1, an unknown
-        threshold, a bad mask or a non-positive ``memory_limit``.
+        threshold, a bad mask (negative values included) or a non-positive
+        ``memory_limit``.
     ImportError
         A dask input without the optional dependencies
         (``pip install 'toupy-resolution[dask]'``).
+
+    Warns
+    -----
+    ResolutionWarning
+        If the halves are not independent (the same data twice, or one an
+        affine function of the other: ``|FSC|`` of the boxes' summed spectra
+        above ``1 - 1e-6`` on every shell); kept in the result's ``warnings``.
 
     Notes
     -----
@@ -1113,9 +1122,7 @@ def _dask_mask(mask, shape, centers, chunks):
     ]
     summaries = dask.compute(*tasks)
     check_finite([finite for finite, _, _, _ in summaries], "mask")
-    lowest = min(low for _, _, low, _ in summaries)
-    if lowest < 0:
-        raise ValueError(f"mask must be non-negative (weights between 0 and 1); its minimum is {lowest:g}")
+    check_nonnegative_weights(min(low for _, _, low, _ in summaries), "mask")
     if not any(nonzero for _, nonzero, _, _ in summaries):
         raise ValueError("mask is zero everywhere: nothing would be correlated")
     occupancy = np.zeros(tuple(n + 1 for n in grid), dtype=bool)

@@ -528,7 +528,10 @@ def phase_randomized_fsc(
     ring_thick : int, optional
         Shells pooled per output point, as in :func:`fsc`.
     apod_width : int, optional
-        Window edge width in pixels; 0 disables the window.
+        Width in pixels of the window edge; 0 disables the window. Default 20;
+        left at the default on an axis shorter than 40 pixels, the edge is
+        narrowed to a quarter of the shortest axis (with a warning). An explicit
+        width needs ``2 * apod_width`` pixels along every axis.
     fsc_cutoff : float, optional
         In (0, 1). Phases are randomised from the first shell ``s >= 1``
         where the FSC of the halves without mask drops below this value.

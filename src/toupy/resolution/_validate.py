@@ -16,6 +16,7 @@ __all__ = [
     "work_dtype",
     "native_order",
     "check_finite",
+    "check_nonnegative_weights",
     "check_mask",
     "parse_bytes",
 ]
@@ -171,6 +172,15 @@ def check_finite(values, name: str) -> None:
         raise ValueError(f"{name} contains NaN or infinite values; replace or mask them first")
 
 
+def check_nonnegative_weights(lowest: float, name: str = "mask") -> None:
+    """Raise unless ``lowest``, the smallest value of a weight array, is >= 0.
+
+    A negative weight flips the sign of that region's share of the cross sum.
+    """
+    if lowest < 0:
+        raise ValueError(f"{name} must be non-negative (weights between 0 and 1); its minimum is {lowest:g}")
+
+
 def check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray | None:
     """A real, finite, non-negative, not all-zero weight array of ``shape`` (soft or binary), or None."""
     if mask is None:
@@ -182,9 +192,7 @@ def check_mask(mask, shape: tuple[int, ...], name: str = "mask") -> np.ndarray |
         raise ValueError(f"{name} must have the input shape {tuple(shape)}; got {array.shape}")
     array = array.astype(np.float64, copy=False)
     check_finite(array, name)
-    if array.min() < 0:
-        # a negative weight flips the sign of that region's contribution to the cross sum
-        raise ValueError(f"{name} must be non-negative (weights between 0 and 1); its minimum is {array.min():g}")
+    check_nonnegative_weights(float(array.min()), name)
     if not np.any(array != 0):
         raise ValueError(f"{name} is zero everywhere: nothing would be correlated")
     return array
