@@ -241,6 +241,29 @@ def test_full_disk_on_a_map_keeps_an_existing_folder_as_it_was(work, monkeypatch
     assert sorted(p.name for p in (work / "OUT").iterdir()) == ["notes.txt"]
 
 
+def test_full_disk_on_the_report_removes_nested_folders(work, monkeypatch, capsys):
+    import toupy._report
+
+    monkeypatch.chdir(work)
+    before = _digests(work)
+    real = toupy._report.write_report
+    monkeypatch.setattr(toupy._report, "write_report", lambda path, *a, **k: _full_disk(real, "r.html")(path, *a, **k))
+    code, err = _main(["fsc", "A.tif", "B.tif", "--out", "new/OUT", "--report", "new/OUT/sub/r.html"],
+                      monkeypatch, capsys)
+    assert code == 2 and "new/OUT/sub/r.html: the disk is full" in err, err
+    assert not (work / "new").exists() and _digests(work) == before
+
+
+def test_one_folder_under_two_names_is_locked_once(work):
+    (work / "OUT").mkdir()
+    os.symlink(work / "OUT", work / "VIA")
+    # a second flock on the same lock file from the same process would wait forever
+    proc = subprocess.run(_command() + ["fsc", "A.tif", "B.tif", "--out", "OUT", "--report", "VIA/r.html"],
+                          capture_output=True, text=True, cwd=work, env=_environment(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (work / "OUT").iterdir()) == ["FSC_2D.png", "fsc.json", "r.html"]
+
+
 def test_input_error_creates_no_output_folder(work):
     before = _digests(work)
     run("fsc", "A.tif", "missing.tif", "--out", "new/OUT", "--report", "new/r.html", cwd=work, expect=2)
@@ -299,7 +322,7 @@ def test_two_runs_into_one_folder_take_turns(work):
     out2, err2 = second.communicate(timeout=600)
     assert first.returncode == 0 and second.returncode == 0, (err1, err2)
     assert first_mark.exists() and second_mark.exists()
-    assert "waiting for another toupy-resolution run writing into OUT" in err2
+    assert err2.strip() == f"Note: waiting for another toupy-resolution run writing into {os.path.realpath(work / 'OUT')}"
     # the second run wrote after the first had finished: every file is the second run's
     doc = json.loads((work / "OUT" / "fsc.json").read_text())
     assert [i["file"] for i in doc["runs"][0]["inputs"]] == ["C.tif", "D.tif"]

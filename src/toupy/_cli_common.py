@@ -462,21 +462,17 @@ class OutputPlan:
 
     @property
     def folders(self) -> tuple:
-        """The folders receiving files, each once, in a fixed order (the order they are locked in)."""
-        folders: dict = {}
-        for planned in self.files:
-            folders.setdefault(str(_absolute(planned.path.parent)), planned.path.parent)
-        return tuple(folders[key] for key in sorted(folders))
+        """The folders receiving files, each once whatever its spelling (symlinks resolved), sorted.
+
+        Every run locks its folders in this order, so two runs never wait for each other in a circle.
+        """
+        return tuple(sorted({Path(os.path.realpath(planned.path.parent)) for planned in self.files}))
 
     def get(self, kind: str, name: str = "") -> PlannedFile:
         for planned in self.files:
             if planned.kind == kind and planned.name == name:
                 return planned
         raise InternalError(f"internal error (no planned {kind} output {name!r})")
-
-
-def _absolute(path: Path) -> Path:
-    return Path(os.path.abspath(path))
 
 
 def _file_key(path: Path) -> tuple:
@@ -633,7 +629,8 @@ class _Writing:
             with contextlib.suppress(OSError):
                 path.unlink()
         self._locks.close()
-        for folder in self.created:  # deepest first; a folder another run writes into is not empty
+        # deepest first; a folder another run has written into is not empty and stays
+        for folder in sorted(self.created, key=lambda path: len(path.parts), reverse=True):
             with contextlib.suppress(OSError):
                 folder.rmdir()
 
