@@ -259,7 +259,8 @@ def reference_runs():
         warnings.simplefilter("ignore", ResolutionWarning)
         for name, make in CASES.items():
             image = make()
-            runs[name] = (decorrelation_resolution(image), decorrelation_resolution(image, n_r=50, spread_px=0))
+            runs[name] = (decorrelation_resolution(image),
+                          decorrelation_resolution(image, n_r=50, spread_px=0))
     return runs
 
 
@@ -453,7 +454,8 @@ def test_counting_micrograph_warns():
 @pytest.mark.parametrize("make", [
     lambda: bandlimited((257, 257), 0.7, 0.1, 30),
     lambda: bandlimited((256, 320), 0.4, 0.3, 31),
-    lambda: lowpass(skimage_image("camera"), 0.6) + 5.0 * np.random.default_rng(32).standard_normal((512, 512)),
+    lambda: lowpass(skimage_image("camera"), 0.6)
+    + 5.0 * np.random.default_rng(32).standard_normal((512, 512)),
 ], ids=["band-limited k0.7 257x257", "band-limited k0.4 256x320", "camera low-passed + white noise"])
 def test_clean_images_give_no_warning(make):
     """White noise plus an object with a definite band limit: no assumption
@@ -492,6 +494,36 @@ def _quiet(image, **kwargs):
         warnings.filterwarnings("ignore", message=".*no peak.*")
         warnings.filterwarnings("ignore", message=".*varies by.*")
         return decorrelation_resolution(image, n_r=30, apod_width=4, **kwargs)
+
+
+def test_kc_spread_options_and_volumes(volume):
+    """spread_px = 0 or no taper: not measured (NaN, no extra analysis). A
+    volume reports the largest per-slice spread, and the spread warning names
+    its slices and is kept in the volume's record."""
+    image = bandlimited((129, 129), 0.5, 0.1, 40)
+    off = decorrelation_resolution(image, n_r=50, spread_px=0)
+    assert np.isnan(off.kc_spread) and off.spread_apod_widths.size == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResolutionWarning)
+        untapered = decorrelation_resolution(image, n_r=50, apod_width=0)
+        one = decorrelation_resolution(image, n_r=50, spread_px=1)
+    assert np.isnan(untapered.kc_spread)
+    assert one.spread_apod_widths.tolist() == [19, 20, 21]
+    assert one.kc_spread == pytest.approx(np.ptp(one.spread_kc_max))
+    assert one.spread_kc_max[1] == one.kc_max
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = decorrelation_resolution(volume, n_r=50, axis=1, n_slices=6, apod_width=10)
+    spreads = [s.kc_spread for s in res.slices]
+    assert res.kc_spread == max(spreads)
+    unstable = [int(i) for i, s in zip(res.slice_indices, res.slices)
+                if s.kc_spread > (s.refined_k_grid[1] - s.refined_k_grid[0]) * (1 + 1e-9)]
+    assert unstable  # small band-limited planes: the edge moves by 1-2 refined steps
+    message = [w for w in res.warnings if "varies by" in w]
+    assert len(message) == 1 and f"({unstable})" in message[0]
+    assert message[0] in [str(w.message) for w in caught]
+    assert all(issubclass(w.category, ResolutionWarning) for w in caught)
+    assert json.loads(res.to_json())["warnings"] == list(res.warnings)
 
 
 # --------------------------------------------------------------------------- units and invariances
@@ -798,12 +830,18 @@ def test_bad_input():
         (dict(image=good, min_peak_amplitude=1.5), "min_peak_amplitude"),
         (dict(image=good, g_min=0), "g_min"),
         (dict(image=good, workers=0), "workers"),
+        (dict(image=good, spread_px=-1), "spread_px"),
+        (dict(image=good, spread_px=1.5), "spread_px"),
     ]
     for kwargs, match in cases:
         with pytest.raises(ValueError, match=match):
             decorrelation_resolution(**{"n_r": 30, "apod_width": 5, **kwargs})
     with pytest.raises(TypeError, match="real"):
         decorrelation_resolution(good + 1j * good, n_r=30)
+    with pytest.raises(TypeError, match="keep_mean"):
+        decorrelation_resolution(good, keep_mean="yes")
+    with pytest.raises(TypeError, match="crop_first"):
+        decorrelation_resolution(good, crop_first=1)
     with pytest.raises(TypeError):
         decorrelation_resolution("image.tif")
     # the facade raises the same errors, naming the parameter

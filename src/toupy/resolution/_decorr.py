@@ -31,9 +31,15 @@ then follows that filter rather than the object).
 Because ``Re(F_g·conj(F/|F|)) = h_g(R)·|F|``, every curve depends on the image
 only through ``|F|`` and ``R``. The spectrum is therefore reduced once to a
 radial table (one row per distinct radius: ``Σ|F|``, ``Σ|F|²`` and the number
-of non-zero coefficients, summed over the ``rfft`` half-plane with Hermitian
-weights and over ± rows), and each curve is a weighted cumulative sum over
-that table: one FFT per image, no per-radius pixel masks.
+of non-zero coefficients, summed over the ``rfft`` half-plane and the
+Hermitian mirrors), and each curve is a weighted cumulative sum over that
+table: one FFT per image, no per-radius pixel masks. The radii are the
+floating-point ``R.^2`` of ``getDcorr.m`` on Octave's ``linspace`` (as are the
+radius grids and filter ladders), so that a pixel lying exactly on a grid
+radius is counted as the reference counts it; the numbers then equal
+ImDecorr's to the last bit of the kcMax grid except where the reference's
+single-precision round-off moves a value of a flat-topped curve across a
+1e-3 step (``kc_spread`` shows how large such jumps are).
 """
 
 from __future__ import annotations
