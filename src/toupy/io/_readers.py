@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import gzip
 import json
 import logging
 import math
@@ -846,8 +847,58 @@ def _read_mrc_unstamped(path: Path, error: BaseException):
 _EDF_KEYS = ("PSize_1", "PSize_2", "pixel_size", "PixelSize", "pixelsize", "Pixel_size", "pixel_size_m")
 
 
+# bytes per value of EDF's DataType names; an unknown name counts 1 byte (a lower bound: never refuses a valid file)
+_EDF_ITEM_BYTES = {"byte": 1, "short": 2, "integer": 4, "long": 4, "64": 8, "float": 4, "double": 8}
+# the most a deflate stream can expand (about 1032:1), with a margin
+_DEFLATE_MAX_RATIO = 1100
+
+
+def _edf_first_header(path: Path) -> dict[str, str]:
+    """Keys of the first EDF header block (ASCII between '{' and '}'), read without fabio."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as stream:
+            head = stream.read(64 * 1024)
+    except (EOFError, OSError):  # a cut gzip stream: left to the reader, which names the damage
+        return {}
+    start, end = head.find(b"{"), head.find(b"}")
+    if start < 0 or end < start:
+        return {}
+    keys = {}
+    for item in head[start + 1:end].decode("latin-1").split(";"):
+        key, sep, value = item.partition("=")
+        if sep:
+            keys[key.strip().lower()] = value.strip()
+    return keys
+
+
+def _check_edf_size(path: Path) -> None:
+    """Refuse a header that declares more data than the file can hold, before fabio allocates it."""
+    header = _edf_first_header(path)
+    dims = [header.get(f"dim_{axis}") for axis in (1, 2, 3)]
+    try:
+        values = math.prod(int(d) for d in dims if d is not None) if dims[0] is not None else None
+    except ValueError:
+        raise FileFormatError(f"{path}: EDF header has a non-integer Dim ({dims})") from None
+    if values is None:
+        return
+    kind = header.get("datatype", "").lower()
+    item = next((size for name, size in _EDF_ITEM_BYTES.items() if name in kind), 1)
+    declared = values * item
+    available = path.stat().st_size
+    compressed = path.name.lower().endswith(".gz") or header.get("compression", "none").lower() not in ("", "none")
+    if compressed:
+        available *= _DEFLATE_MAX_RATIO
+    if declared > available:
+        raise FileFormatError(
+            f"{path}: truncated or forged EDF header: Dim {'x'.join(d for d in dims if d)} of {kind or 'values'} "
+            f"declares {declared} bytes, more than the file can hold ({path.stat().st_size} bytes)"
+        )
+
+
 def _read_edf(path: Path, inner, metadata: bool) -> ImageFile:
     fabio = _require("fabio")
+    _check_edf_size(path)
     # fabio logs damage (and pads with zeros); it is detected below and raised instead
     logger = logging.getLogger("fabio")
     level = logger.level
