@@ -21,7 +21,9 @@ Tables
    (300 lines), with the analytic noise floor of an ideal unbiased estimator (per cell and
    pooled over sigmas and tilts for the "all" rows);
 3. beads, noise-free;
-4. speed per ROI in a fresh process.
+4. uneven illumination: a +-10 % gain ramp along the edge (``along_edge_gain``), noise-free and at
+   SNR 50 (the same noise with and without the ramp);
+5. speed per ROI in a fresh process.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ sys.path.insert(0, HERE)
 from _common import run_case  # noqa: E402
 from _edges import (  # noqa: E402
     add_noise,
+    along_edge_gain,
     bead_true_crossing,
     edge_true_crossing,
     edge_true_mtf,
@@ -219,6 +222,45 @@ def bead_table() -> None:
     print(f"  max |f50 error| over beads: {worst:.4f} %")
 
 
+RAMP_TILTS = (2.0, 5.0, 15.0, 30.0, 44.0)
+
+
+def ramp_table(seeds: int) -> None:
+    print("\n4. Uneven illumination: +-10 % gain ramp along the edge, 100 x 100 ROI")
+    print("   noise-free: error of f50 / f10 (%) and the measured trend (quality['level_trend'])")
+    print("  tilt (deg) " + "".join(f"   sigma={s:<4g} f50 / f10      " for s in SIGMAS))
+    worst = {s: [0.0, 0.0] for s in SIGMAS}
+    for tilt in RAMP_TILTS:
+        row = f"  {tilt:9.3f} "
+        for sigma in SIGMAS:
+            image = slanted_edge((100, 100), tilt, sigma, offset=0.17) * along_edge_gain((100, 100), tilt, 0.1)
+            res = _run(image)
+            e50 = 100 * (res.f50 / edge_true_crossing(0.5, sigma, tilt) - 1)
+            e10 = 100 * (res.f10 / edge_true_crossing(0.1, sigma, tilt) - 1)
+            worst[sigma] = [max(worst[sigma][0], abs(e50)), max(worst[sigma][1], abs(e10))]
+            row += f"   {e50:+9.4f} / {e10:+9.4f}    "
+        print(row)
+    print("  max |err| " + "".join(f"   {w[0]:9.4f} / {w[1]:9.4f}    " for w in worst.values()))
+    print(f"   SNR 50, sigma 1, {seeds} seeds per tilt: error (%) with the ramp and without it (same noise)")
+    rng = np.random.default_rng(15)
+    for tilt in RAMP_TILTS:
+        clean = slanted_edge((100, 100), tilt, 1.0, offset=float(rng.uniform(-0.5, 0.5)))
+        gain = along_edge_gain((100, 100), tilt, 0.1)
+        truth = (edge_true_crossing(0.5, 1.0, tilt), edge_true_crossing(0.1, 1.0, tilt))
+        errors = {"ramp": [], "flat": []}
+        for _ in range(seeds):
+            noise = add_noise(clean, 50, rng) - clean
+            for name, image in (("ramp", clean * gain + noise), ("flat", clean + noise)):
+                res = _run(image)
+                errors[name].append((100 * (res.f50 / truth[0] - 1), 100 * (res.f10 / truth[1] - 1)))
+        parts = []
+        for name in ("ramp", "flat"):
+            e = np.array(errors[name])
+            parts.append(f"{name}: f50 bias {e[:, 0].mean():+6.2f} p95 {np.percentile(np.abs(e[:, 0]), 95):5.2f}"
+                         f"  f10 bias {e[:, 1].mean():+6.2f} p95 {np.percentile(np.abs(e[:, 1]), 95):5.2f}")
+        print(f"  {tilt:9.3f}   " + "   |   ".join(parts))
+
+
 SPEED_SETUP = """
 import sys, warnings
 sys.path.insert(0, {tests!r})
@@ -239,7 +281,7 @@ for _k in range({loops}):
 
 
 def speed_table() -> None:
-    print("\n4. Speed of mtf_slanted_edge per ROI (fresh process, warm, SNR 50 edges)")
+    print("\n5. Speed of mtf_slanted_edge per ROI (fresh process, warm, SNR 50 edges)")
     tests = os.path.join(HERE, "..", "tests")
     for shape, loops in (((40, 40), 400), ((100, 100), 400), ((200, 200), 100), ((400, 400), 25)):
         row = run_case(f"edge {shape}", SPEED_SETUP.format(tests=tests, shape=shape),
@@ -262,6 +304,7 @@ def main() -> None:
     noise_free_table()
     bead_table()
     noisy_table(seeds)
+    ramp_table(seeds)
     if not args.skip_speed:
         speed_table()
     print(f"\n(total {time.perf_counter() - start:.0f} s)")

@@ -219,13 +219,18 @@ def test_compiled_and_numpy_kernels_agree(monkeypatch):
     """The numba kernels and their numpy twins give the same result (1e-9 relative)."""
     import toupy.resolution._mtf_edge as edge
 
-    image = add_noise(slanted_edge((90, 80), 7.0, 1.2), 30, np.random.default_rng(9))
-    compiled = quiet(edge.mtf_slanted_edge, image)
+    flat = add_noise(slanted_edge((90, 80), 7.0, 1.2), 30, np.random.default_rng(9))
+    ramp = flat * along_edge_gain((90, 80), 7.0, 0.1)  # exercises the level fit and the mapping
+    compiled = [quiet(edge.mtf_slanted_edge, image) for image in (flat, ramp)]
     monkeypatch.setattr(edge, "HAVE_NUMBA", False)
-    twin = quiet(edge.mtf_slanted_edge, image)
-    assert twin.f50 == pytest.approx(compiled.f50, rel=1e-9)
-    assert twin.angle_deg == pytest.approx(compiled.angle_deg, rel=1e-9)
-    np.testing.assert_allclose(twin.mtf, compiled.mtf, rtol=1e-9, atol=1e-12)
+    twins = [quiet(edge.mtf_slanted_edge, image) for image in (flat, ramp)]
+    assert compiled[1].quality["level_corrected"] and not compiled[0].quality["level_corrected"]
+    for twin, fast in zip(twins, compiled):
+        assert twin.f50 == pytest.approx(fast.f50, rel=1e-9)
+        assert twin.angle_deg == pytest.approx(fast.angle_deg, rel=1e-9)
+        np.testing.assert_allclose(twin.mtf, fast.mtf, rtol=1e-9, atol=1e-12)
+        for key in ("level_trend", "edge_fit_rms_expected"):
+            assert twin.quality[key] == pytest.approx(fast.quality[key], rel=1e-9, abs=1e-15)
 
 
 # -- slanted edge: symmetries --------------------------------------------------------

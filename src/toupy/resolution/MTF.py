@@ -128,9 +128,13 @@ class MTFEstimator:
     or when noise matters: an edge of ``N`` rows averages ``N`` line profiles.
     Choose a point source for an isotropic summary of a well-sampled PSF.
     Conditions that make the result unreliable (clipping, low contrast, too
-    few rows, an edge angle that cannot fill the oversampled bins, PSF
-    reaching the box border) raise :class:`~toupy.resolution.MTFWarning`
-    and are listed in ``quality['warnings']``.
+    few rows, an edge angle that cannot fill the oversampled bins, an edge
+    that is not straight, an MTF above 0.1 at Nyquist, a crossing inside its
+    noise band, PSF reaching the box border) raise
+    :class:`~toupy.resolution.MTFWarning` and are listed in
+    ``quality['warnings']`` and ``result.warnings``. Levels that vary
+    smoothly along the edge (flat-field residue, vignetting) are corrected
+    before the ESF is formed.
 
     ``resolution_50`` (a full period at 50 % modulation) is not comparable to
     FSC resolutions (an SNR criterion) nor to 10-90 % edge widths.
