@@ -73,6 +73,8 @@ from ._localres import (
     _noise_from_mask_sums,
     _noise_from_shell_power,
     _NoiseModel,
+    FACE_MARGIN_SIGMAS,
+    FaceSteps,
     _Null,
     _null_law,
     _pool,
@@ -84,7 +86,9 @@ from ._localres import (
     check_auto_mask,
     check_flat_corners,
     corner_count,
+    face_jump_test,
     region_moments,
+    warn_face_jumps,
     warn_empty_auto_mask,
 )
 
@@ -212,6 +216,8 @@ class _BlockSpec:
     baseline: float
     mask_threshold: float
     counter: str
+    shape: tuple = ()  # of the map, slab view
+    face_margin: tuple = ()  # per slab axis: voxels next to its faces left out of the mask (0: none)
 
 
 def _slab(array: np.ndarray) -> np.ndarray:
@@ -225,7 +231,7 @@ class _Block:
     otherwise counts the bands passed in a row from the coarsest, as in memory.
     """
 
-    def __init__(self, padded, mask_block, spec: _BlockSpec):
+    def __init__(self, padded, mask_block, spec: _BlockSpec, offset=None):
         self.spec = spec
         self.u = np.array(padded, dtype=spec.dtype, order="C")  # our copy: the input is never touched
         self.grid = _Grid(self.u.shape)
@@ -240,8 +246,22 @@ class _Block:
             np.subtract(given.view(np.int8), 1, out=self.run, casting="unsafe")
         elif spec.mask_mode == "auto":
             self.run[...] = self._auto_mask()
+        if any(spec.face_margin):
+            self._drop_face_zones(offset)
         self.any_mask = bool((self.run >= 0).any())
         self.F = None
+
+    def _drop_face_zones(self, offset) -> None:
+        """Leave the voxels within ``face_margin`` of the flagged faces out of the mask."""
+        start = (0,) * (3 - len(offset)) + tuple(offset)
+        for axis, (margin, n, o) in enumerate(zip(self.spec.face_margin, self.spec.shape, start)):
+            if not margin:
+                continue
+            index = o + np.arange(self.run.shape[axis])
+            near = (index < margin) | (index >= n - margin)
+            where = [slice(None)] * 3
+            where[axis] = near
+            self.run[tuple(where)] = -1
 
     def _auto_mask(self) -> np.ndarray:
         """Interior of the automatic mask (0 inside, -1 outside), as in memory."""
@@ -318,9 +338,9 @@ def _block_masked_moments(block, mask_block) -> tuple:
     return n, mean, float(np.sum(np.square(values - mean))) if n else 0.0, finite
 
 
-def _block_auto_mask(padded, spec: _BlockSpec) -> np.ndarray:
+def _block_auto_mask(padded, spec: _BlockSpec, offset) -> np.ndarray:
     with single_threaded():
-        block = _Block(padded, None, spec)
+        block = _Block(padded, None, spec, offset)
     mask = block.run >= 0
     return mask[0] if np.ndim(padded) == 2 else mask
 
@@ -329,12 +349,12 @@ def _block_auto_mask_count(padded, spec: _BlockSpec, offset, shape, sides) -> tu
     """Automatic-mask voxels of a chunk's interior, and those in the corner boxes of ``sides``
     (the chunk starts at ``offset`` of a map of ``shape``)."""
     with single_threaded():
-        inside = _Block(padded, None, spec).run >= 0
+        inside = _Block(padded, None, spec, offset).run >= 0
     inside = inside[0] if np.ndim(padded) == 2 else inside
     return int(np.count_nonzero(inside)), corner_count(inside, offset, shape, sides)
 
 
-def _block_decide(padded, mask_block, spec: _BlockSpec, thresholds) -> tuple:
+def _block_decide(padded, mask_block, spec: _BlockSpec, thresholds, offset) -> tuple:
     """Band tests of one chunk: ``(map, mask, counts)`` of its interior.
 
     ``counts`` holds per band the mask voxels above the threshold and those
@@ -343,7 +363,7 @@ def _block_decide(padded, mask_block, spec: _BlockSpec, thresholds) -> tuple:
     """
     n_freq = spec.bands.size
     with single_threaded():
-        block = _Block(padded, mask_block, spec)
+        block = _Block(padded, mask_block, spec, offset)
         run = block.run
         rows = run.shape[0] * run.shape[1]
         passed = np.zeros(n_freq, np.int64)
@@ -405,14 +425,14 @@ def _combine(parts: list) -> list:
     return [np.sort(item) if isinstance(item, np.ndarray) else item for item in out]
 
 
-def _block_select(padded, mask_block, spec: _BlockSpec, requests) -> list:
+def _block_select(padded, mask_block, spec: _BlockSpec, requests, offset) -> list:
     """:func:`_select` of the interior mask energies of one chunk for each request."""
     by_band: dict[int, list[int]] = {}
     for k, (band, _, _) in enumerate(requests):
         by_band.setdefault(band, []).append(k)
     out: list = [None] * len(requests)
     with single_threaded():
-        block = _Block(padded, mask_block, spec)
+        block = _Block(padded, mask_block, spec, offset)
         inside = block.run >= 0
         for band, energy in block.energies(sorted(by_band) if block.any_mask else []):
             values = energy[inside].astype(np.float64)
@@ -512,6 +532,33 @@ def bh_from_passes(run_pass, nulls, t_alphas, alpha: float, n_tests: int) -> np.
         for i, result in zip(bands, results):
             states[i].update(result)
     return np.array([s.threshold for s in states], np.float64)
+
+
+def _dask_face_steps(vol, dtype) -> FaceSteps:
+    """:func:`._localres.face_steps` of a dask array: the face planes and per-plane sums of
+    squared neighbour steps, reduced by dask (the sums in another order: equal to round-off)."""
+    dask, da = require_dask()
+    work = vol.astype(np.float64)
+    jumps, planes = [], []
+    for a in range(work.ndim):
+        others = tuple(b for b in range(work.ndim) if b != a)
+        first = work[(slice(None),) * a + (slice(0, 1),)]
+        last = work[(slice(None),) * a + (slice(-1, None),)]
+        jumps.append(da.mean(da.square(last - first)))
+        planes.append(da.mean(da.square(da.diff(work, axis=a)), axis=others))
+    jumps, planes = dask.compute(jumps, planes)
+    return FaceSteps(jump=tuple(float(j) for j in jumps), planes=tuple(np.asarray(p) for p in planes))
+
+
+def _face_keep(da, shape, chunks, face_margin):
+    """Lazy boolean map, False within ``face_margin[a]`` voxels of the two faces of each axis."""
+    keep = da.ones(shape, dtype=bool, chunks=chunks)
+    for a, (n, m) in enumerate(zip(shape, face_margin)):
+        if m:
+            index = da.arange(n, chunks=chunks[a])
+            inside = (index >= m) & (index < n - m)
+            keep = keep & inside.reshape((1,) * a + (n,) + (1,) * (len(shape) - a - 1))
+    return keep
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -654,30 +701,45 @@ def dask_local_resolution(
                                  mask_law=auto, workers=workers)
     t_alpha = np.array([null.isf(significance) for null in nulls])
 
-    depth3 = ((0,) if len(shape) == 2 else ()) + depths
+    depth_pad = (0,) if len(shape) == 2 else ()
+    depth3 = depth_pad + depths
+    # the chunks are filtered with periodic overlaps: a jump across the faces cannot be removed here
+    jumps = face_jump_test(_dask_face_steps(vol, dtype))
+    margin = int(math.ceil(FACE_MARGIN_SIGMAS * window_sigma))
+    # at least one plane is kept along every axis
+    face_margin = tuple(min(margin, (n - 1) // 2) if a in jumps.axes else 0 for a, n in enumerate(shape))
+    warn_face_jumps(jumps, False, margin, record)
     spec = _BlockSpec(
         dtype=dtype.str, mean=float(mean), depth=depth3, window_sigma=float(window_sigma), bands=bands,
         inv2var=float(inv2var), mask_mode="given" if sample_mask is not None else ("auto" if auto else "field"),
         baseline=float(noise.baseline) if auto else 0.0,
         mask_threshold=float(mask_null.isf(MASK_SIGNIFICANCE)) if auto else 0.0,
         counter="int8" if n_freq < 127 else "int16",
+        shape=depth_pad + shape, face_margin=depth_pad + face_margin,
     )
     padded = da.overlap.overlap(
         vol, depth={a: d for a, d in enumerate(depths)},
         boundary={a: ("periodic" if d else "none") for a, d in enumerate(depths)},
     )
     padded_blocks = padded.to_delayed().ravel()
+    offsets = _block_offsets(chunks)
     mask_blocks = (sample_mask.to_delayed().ravel() if sample_mask is not None
                    else [None] * len(padded_blocks))
 
     # the sample mask and its size
+    keep = _face_keep(da, shape, chunks, face_margin) if any(face_margin) else None
     if sample_mask is not None:
         n_mask, mask_source = n_given, "given"
+        if keep is not None:
+            n_mask = int(da.count_nonzero((sample_mask != 0) & keep).compute())
+            if n_mask == 0:
+                raise ValueError(f"mask selects no voxel farther than {margin} px from the faces "
+                                 "whose jump makes the band tests unreliable (see the warning)")
     elif auto:
         corner_sides = _corner_boxes(shape, corner_fraction)[1]
         counts = dask.compute(*[
             dask.delayed(_block_auto_mask_count)(p, spec, o, shape, corner_sides)
-            for p, o in zip(padded_blocks, _block_offsets(chunks))
+            for p, o in zip(padded_blocks, offsets)
         ])
         n_mask, in_corners = (sum(c[k] for c in counts) for k in (0, 1))
         mask_source = "automatic"
@@ -687,12 +749,13 @@ def dask_local_resolution(
         elif noise.method == "corners":
             check_auto_mask(n_mask, in_corners, int(np.prod(shape)), noise, record)
     if spec.mask_mode == "field":
-        n_mask, mask_source = int(np.prod(shape)), "field of view"
+        n_mask = int(np.prod([n - 2 * m for n, m in zip(shape, face_margin)]))
+        mask_source = "field of view"
 
     if fdr:
         def run_pass(requests):
-            parts = [dask.delayed(_block_select)(p, m, spec, requests)
-                     for p, m in zip(padded_blocks, mask_blocks)]
+            parts = [dask.delayed(_block_select)(p, m, spec, requests, o)
+                     for p, m, o in zip(padded_blocks, mask_blocks, offsets)]
             return _tree_sum(dask, parts, _combine).compute()
 
         thresholds = bh_from_passes(run_pass, nulls, t_alpha, significance, n_mask)
@@ -700,7 +763,8 @@ def dask_local_resolution(
         thresholds = t_alpha
 
     # the band tests: one task per chunk gives its map, mask and counts
-    results = [dask.delayed(_block_decide)(p, m, spec, thresholds) for p, m in zip(padded_blocks, mask_blocks)]
+    results = [dask.delayed(_block_decide)(p, m, spec, thresholds, o)
+               for p, m, o in zip(padded_blocks, mask_blocks, offsets)]
     grid_of = np.empty(numblocks, dtype=object)
     maps, masks = grid_of.copy(), grid_of.copy()
     for k, index in enumerate(np.ndindex(numblocks)):
@@ -716,10 +780,12 @@ def dask_local_resolution(
         else:  # cheaper than the band tests: recompute only the smoothing per chunk
             lazy = np.empty(numblocks, dtype=object)
             for k, index in enumerate(np.ndindex(numblocks)):
-                lazy[index] = dask.delayed(_block_auto_mask)(padded_blocks[k], spec)
+                lazy[index] = dask.delayed(_block_auto_mask)(padded_blocks[k], spec, offsets[k])
             mask_out = _assemble(da, lazy, chunks, bool)
     else:
         mask_out = da.ones(shape, dtype=bool, chunks=chunks)
+    if keep is not None:
+        mask_out = mask_out & keep
 
     if compute:
         resolution_map, mask_out, counts = dask.compute(resolution_map, mask_out, counts)
@@ -733,5 +799,5 @@ def dask_local_resolution(
         resolution_map, mask_out, bands, band_sigma, noise, mask_source, n_mask, nulls, thresholds,
         passed / n_mask, alive / n_mask, histogram, significance=significance, fdr=fdr,
         window_sigma=window_sigma, whiten=whiten, pixel_size=pixel_size, unit=unit, shape=shape,
-        warnings=record,
+        warnings=record, face_jumps=jumps,
     )
