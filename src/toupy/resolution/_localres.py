@@ -4,7 +4,9 @@ Decision D9 and ``ALGORITHMS.md`` §5. For a map ``u`` with noise power spectrum
 ``S`` (``E|F(k)|² = N S(k)``, white noise: ``S = σ²``):
 
 1. One forward ``rfftn`` of the map; the DC bin is removed (a mean offset is not
-   local detail). Every filter is a periodic convolution on the FFT grid.
+   local detail). Every filter is a periodic convolution on the FFT grid, so a
+   significant jump across opposite faces is removed first (one more FFT, see
+   :func:`remove_face_jumps`).
 2. For each band ``i`` (centres ``f_i = linspace(1/min(shape), 0.5, n_freq)``
    cycles/pixel, Gaussian profile ``H_i(f) = exp(-(|f| - f_i)² / (2 σ_f²))``,
    ``σ_f = 0.6 Δf``): ``v_i = irfftn(F H_i)`` and the local energy
@@ -1571,9 +1573,28 @@ def local_resolution(
     mask excludes it (the automatic mask does). A band whose period is much
     longer than the window can also fail where the band-passed map crosses zero,
     leaving a few NaN voxels inside the sample; a larger ``window_sigma``
-    reduces them. The FFT treats the map as periodic: if the sample touches the
-    border, the jump between opposite faces looks like fine detail within a few
-    ``window_sigma`` of it; exclude that zone with ``mask``.
+    reduces them.
+
+    Maps that are not periodic. The FFT wraps the map around: where opposite
+    faces do not match (a crop of a tomogram, a sample touching the border) the
+    jump across them carries power up to Nyquist, and voxels within about
+    ``4 window_sigma`` of those faces would pass every band (2 px). Each axis is
+    therefore tested first: the mean squared jump from the last plane to the
+    first is compared with the mean squared step between neighbouring planes,
+    whose spread across the planes is the jump's sampling error (within-plane
+    correlation included); a jump more than ``FACE_Z`` (8) of those standard
+    deviations above the mean step is removed before band-passing by Moisan's
+    periodic-plus-smooth decomposition restricted to those axes (the smooth
+    component solves ``Δs = v`` for the boundary image ``v`` of the jumps, is
+    harmonic away from the faces, and costs one extra FFT). The noise level of
+    ``'highfreq'`` is measured after it; the corner boxes, the noise mask and
+    the automatic mask use the map itself. Noise, solvent on the faces and
+    periodic maps are not corrected (white noise and periodic blurred noise:
+    z below 4.4 in 200 maps each; crops: z of 18 to 150), so the null law of
+    noise alone is unchanged. ``face_jump_ratio`` and ``periodic_axes`` of the
+    result report the test and what was removed. Dask arrays cannot be
+    corrected chunk by chunk: they warn and leave the voxels within
+    ``4 window_sigma`` of the flagged faces out of the mask.
 
     Memory: the input, its half spectrum and one work spectrum (about three
     times the input in float32) plus an ``int8`` counter; ``fdr=True`` adds

@@ -21,6 +21,12 @@ d_window`` of it. The executor therefore
    its interior is kept. Axes whose padded chunk would span the whole axis are
    taken whole, and are then exact.
 
+A jump across opposite faces (a map that is not periodic) cannot be removed
+chunk by chunk: it is measured as in memory (:func:`._localres.face_jump_test`
+on dask reductions), warned of, and the voxels within
+``FACE_MARGIN_SIGMAS`` (4) ``window_sigma`` of those faces are left out of the
+mask.
+
 With ``fdr=True`` the Benjamini–Hochberg threshold of each band is found
 exactly, without gathering the energies: per-chunk histograms of the
 candidate energies (log-spaced in p-value), refined in further passes over

@@ -205,11 +205,14 @@ class LocalResolution:
     The coarsest bands are low-pass filters: a background whose level differs
     from the map's mean carries energy there and gets a coarse resolution unless
     the mask excludes it (the automatic mask does). The FFT treats the map as
-    periodic: if the sample touches the border, the jump between opposite faces
-    looks like fine detail within a few ``window_sigma`` of it; exclude that
-    zone with ``mask``. A band whose period is much longer than the window can
-    fail where the band-passed map crosses zero, which leaves a few NaN voxels
-    inside the sample.
+    periodic: where opposite faces do not match (a crop, a sample touching the
+    border) the jump between them would look like detail up to Nyquist within
+    about ``4 window_sigma`` of them. A significant jump is detected per axis
+    and removed before band-passing (periodic-plus-smooth decomposition;
+    ``result.periodic_axes`` and the summary say which axes); dask arrays
+    instead warn and leave those zones out of the mask. A band whose period
+    is much longer than the window can fail where the band-passed map crosses
+    zero, which leaves a few NaN voxels inside the sample.
 
     Each noise estimator checks the assumption it rests on and records a
     failure in ``warnings`` (thresholds and their reasons: Notes of
