@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _dask, _kernels
+from ._checks import warn_assumption
 from ._correlation import default_workers, warn_if_dependent
 from ._crossing import first_crossing
 from ._dask import (
@@ -137,6 +138,15 @@ class LocalFSCResult(ResolutionMapViews):
     warnings : tuple of str
         The warnings issued for this result, one sentence each; empty for a
         clean input.
+    box_shared_fraction : ndarray, grid shape
+        Estimated taper-power-weighted fraction of each box's pixels that
+        hold one value in both halves over two neighbouring pixels (zero
+        padding outside a reconstruction circle, a mask applied to both
+        halves); NaN for boxes not computed. See :func:`local_fsc`, Notes.
+    box_partly_outside : ndarray of bool, grid shape
+        Boxes whose shared fraction exceeds half the smallest threshold value
+        of the box shells: the shared edge of the support, not the sample,
+        can set their value (kept in the map, flagged, and warned about).
     """
 
     resolution_map: np.ndarray
@@ -164,6 +174,8 @@ class LocalFSCResult(ResolutionMapViews):
     complex_input: bool = False
     extras: dict = field(default_factory=dict)
     warnings: tuple = ()
+    box_shared_fraction: np.ndarray | None = None
+    box_partly_outside: np.ndarray | None = None
 
     # -- derived views ---------------------------------------------------------
     @property
@@ -194,6 +206,11 @@ class LocalFSCResult(ResolutionMapViews):
         if not n:
             return float("nan")
         return float((self.box_computed & ~np.isfinite(self.box_frequency)).sum()) / n
+
+    @property
+    def n_partly_outside(self) -> int:
+        """Number of evaluated boxes flagged in ``box_partly_outside``."""
+        return 0 if self.box_partly_outside is None else int(self.box_partly_outside.sum())
 
     @property
     def threshold_name(self) -> str:
@@ -230,7 +247,9 @@ class LocalFSCResult(ResolutionMapViews):
             f"local {self.kind} resolution: {value}; {self.threshold_name}, box {self.box_size}, "
             f"step {self.step}, {self.n_boxes} boxes "
             f"({100 * self.fraction_nyquist_limited:.0f} % Nyquist-limited, "
-            f"{100 * self.fraction_no_resolution:.0f} % without crossing)"
+            f"{100 * self.fraction_no_resolution:.0f} % without crossing"
+            + (f", {self.n_partly_outside} flagged: partly outside the data" if self.n_partly_outside else "")
+            + ")"
         )
 
     def to_dict(self, *, include_map: bool = False) -> dict:
@@ -248,6 +267,7 @@ class LocalFSCResult(ResolutionMapViews):
         out["n_boxes"] = self.n_boxes
         out["fraction_nyquist_limited"] = self.fraction_nyquist_limited
         out["fraction_no_resolution"] = self.fraction_no_resolution
+        out["n_partly_outside"] = self.n_partly_outside
         out["units"] = {
             "resolution_map": "px, full period",
             "box_centers": "px",
@@ -991,12 +1011,16 @@ def local_fsc(
         [g.ravel() for g in np.meshgrid(*grid_starts, indexing="ij")], axis=1
     )[box_ids]
     if dask_input:
-        sums, extras = _dask_box_shell_sums(a, b, corners, box_size, complex_input, dtype, memory_limit)
+        sums, shared, extras = _dask_box_shell_sums(
+            a, b, corners, box_size, complex_input, dtype, memory_limit
+        )
     else:
         views = [_slab_view(x, dtype) for x in (a, b)]
+        slab = _slab_corners(corners)
         sums, batch, n_batches = _box_shell_sums(
-            views, _slab_corners(corners), box_size, ndim, complex_input, dtype, memory_limit, workers
+            views, slab, box_size, ndim, complex_input, dtype, memory_limit, workers
         )
+        shared = _shared_fraction(views, slab, box_size, ndim)
         extras = {"batch_size": batch, "n_batches": n_batches}
     curves = _box_curves(sums, complex_input)
     n_bins = box_size // 2 + 1
@@ -1007,6 +1031,8 @@ def local_fsc(
     n_per_shell = sums[0, 4].copy()
     thresholds = threshold_curve(n_per_shell, threshold)
     crossing, limited = first_crossing(curves, thresholds)
+    support = _shared_support(shared, thresholds)
+    _warn_shared_support(support, record)
 
     box_frequency = np.full(grid_shape, np.nan)
     box_frequency.flat[box_ids] = crossing / box_size
@@ -1014,6 +1040,10 @@ def local_fsc(
     box_limited.flat[box_ids] = limited
     box_fsc = np.full(grid_shape + (n_bins,), np.nan)
     box_fsc.reshape(-1, n_bins)[box_ids] = curves
+    box_shared = np.full(grid_shape, np.nan)
+    box_shared.flat[box_ids] = support.fraction
+    box_outside = np.zeros(grid_shape, dtype=bool)
+    box_outside.flat[box_ids] = support.flagged
 
     map_dtype = np.dtype(dtype)
     if dask_input:
@@ -1049,6 +1079,8 @@ def local_fsc(
         complex_input=complex_input,
         extras=extras,
         warnings=tuple(record),
+        box_shared_fraction=box_shared,
+        box_partly_outside=box_outside,
     )
 
 
@@ -1060,6 +1092,93 @@ def _slab_view(x, dtype) -> np.ndarray:
         x = x.astype(dtype)
     x = native_order(x)
     return x[np.newaxis] if x.ndim == 2 else x
+
+
+@dataclass(frozen=True)
+class _SharedSupport:
+    """Boxes whose halves share a constant region (the edge of the data's support).
+
+    ``fraction`` is per evaluated box, ``limit`` the fraction above which a
+    box is flagged (``flagged``).
+    """
+
+    fraction: np.ndarray
+    limit: float
+    flagged: np.ndarray
+
+
+def _box_samples(box_size: int, ndim: int):
+    """Offsets (per box axis) sampled for the shared-support fraction, and their weights.
+
+    Samples spread evenly over the box, 16 per axis in 2-D and 8 in 3-D (all
+    pixels for boxes smaller than that): 256 or 512 per box, against
+    ``box_size ** ndim`` pixels. Each sample weighs the taper's power there,
+    since a shared pixel enters the tapered box (and its spectrum) scaled by it.
+    """
+    m = min(box_size, 16 if ndim == 2 else 8)
+    offsets = (np.arange(m) * box_size) // m + (box_size // m) // 2
+    taper = hann_profile(box_size)[offsets] ** 2
+    weights = np.einsum("i,j->ij", taper, taper) if ndim == 2 else np.einsum("i,j,k->ijk", taper, taper, taper)
+    return offsets, weights.reshape((1,) * (3 - ndim) + weights.shape) / weights.sum()
+
+
+def _shared_fraction(views, corners, box_size, ndim, boxes_per_call=4096) -> np.ndarray:
+    """Weighted fraction of each box's sampled pixels held constant in both halves.
+
+    A sample counts when the two halves are equal there and at its
+    neighbour along the last axis, and each half is the same at both: a
+    region of one value in both halves (zero padding, a mask applied to
+    both), which independent noise never produces and a chance coincidence
+    of integer counts rarely does. ``views``/``corners`` are the slab views
+    and corners of :func:`_box_shell_sums`; both executors call this on the
+    same boxes, so they give the same fractions.
+    """
+    offsets, weights = _box_samples(box_size, ndim)
+    neighbour = np.where(offsets + 1 < box_size, offsets + 1, offsets - 1)
+    first = offsets[:1] * 0 if ndim == 2 else offsets
+    a, b = views
+    out = np.empty(corners.shape[0])
+    for lo in range(0, corners.shape[0], boxes_per_call):
+        c = corners[lo:lo + boxes_per_call]
+        i = (c[:, 0, None] + first)[:, :, None, None]
+        j = (c[:, 1, None] + offsets)[:, None, :, None]
+        here = (c[:, 2, None] + offsets)[:, None, None, :]
+        there = (c[:, 2, None] + neighbour)[:, None, None, :]
+        a0, b0, a1, b1 = a[i, j, here], b[i, j, here], a[i, j, there], b[i, j, there]
+        constant = (a0 == b0) & (a1 == b1) & (a0 == a1)
+        out[lo:lo + boxes_per_call] = (constant * weights).sum(axis=(1, 2, 3))
+    return out
+
+
+def _shared_support(fraction: np.ndarray, thresholds: np.ndarray) -> _SharedSupport:
+    """Flag the boxes whose shared constant region can set their crossing.
+
+    Why half the smallest threshold: shared pixels that differ from the
+    box's mean by about the noise level (padding of a reconstruction whose
+    mean is of the order of its noise, the common case) add a component
+    common to both halves with a fraction ``p`` of the box's power in every
+    shell, hence a floor of about ``p`` under the curve, and more below
+    (an edge's power falls off with frequency but starts higher). A floor
+    at half the threshold already moves a crossing by shells; a few
+    constant pixels (``p`` of a percent) stay far below it.
+    """
+    finite = thresholds[1:][np.isfinite(thresholds[1:])]
+    limit = 0.5 * float(finite.min()) if finite.size else 0.5
+    return _SharedSupport(fraction, limit, fraction > limit)
+
+
+def _warn_shared_support(support: _SharedSupport, record: list) -> None:
+    n = int(support.flagged.sum())
+    if n:
+        warn_assumption(
+            f"{n} of {support.fraction.size} boxes have more than {support.limit:.0%} of their "
+            f"(taper-weighted) pixels constant and equal in both halves (largest "
+            f"{support.fraction.max():.0%}): the shared edge of the support (zeros outside the "
+            "reconstruction circle, a mask applied to both halves) correlates the halves up to "
+            "Nyquist, so these boxes (flagged in box_partly_outside) measure that edge, not the "
+            "sample; pass mask= of the reconstructed region or crop the halves to it",
+            record,
+        )
 
 
 def _slab_corners(corners: np.ndarray) -> np.ndarray:
@@ -1137,12 +1256,12 @@ def _region_box_sums(pieces1, pieces2, starts, lo, hi, corners, box_size, comple
                      memory_limit):
     """Shell sums of the boxes with ``corners`` (relative to ``lo``) of one region."""
     views = [_slab_view(assemble_region(p, starts, lo, hi), dtype) for p in (pieces1, pieces2)]
+    slab = _slab_corners(corners)
     with single_threaded():
         sums, batch, n_batches = _box_shell_sums(
-            views, _slab_corners(corners), box_size, len(lo), complex_input, dtype, memory_limit,
-            1, show_progress=False,
+            views, slab, box_size, len(lo), complex_input, dtype, memory_limit, 1, show_progress=False,
         )
-    return sums, batch, n_batches
+    return sums, batch, n_batches, _shared_fraction(views, slab, box_size, len(lo))
 
 
 def _dask_box_shell_sums(x1, x2, corners, box_size, complex_input, dtype, memory_limit):
@@ -1188,15 +1307,17 @@ def _dask_box_shell_sums(x1, x2, corners, box_size, complex_input, dtype, memory
             raise ValueError(f"{name} is constant: its Fourier correlation is undefined")
     n_bins = box_size // 2 + 1
     sums = np.zeros((corners.shape[0], _kernels.N_SUMS, n_bins))
-    for ids, (part, _, _) in zip(members, results):
+    shared = np.zeros(corners.shape[0])
+    for ids, (part, _, _, fraction) in zip(members, results):
         sums[ids] = part
+        shared[ids] = fraction
     extras = {
         "batch_size": max(r[1] for r in results),
         "n_batches": sum(r[2] for r in results),
         "n_tasks": len(tasks),
         "chunks": tuple(tuple(int(c) for c in axis) for axis in chunks),
     }
-    return sums, extras
+    return sums, shared, extras
 
 
 def _map_block(grid_freq, mask_block=None, *, centers, map_dtype, block_info=None):
