@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 import scipy.fft
 
-from toupy.resolution import _fftinto, _kernels, _localfsc
+from toupy.resolution import ResolutionWarning, _fftinto, _kernels, _localfsc
 from toupy.resolution._correlation import fsc
 from toupy.resolution._localfsc import (
     LocalFSCResult,
@@ -569,3 +570,93 @@ def test_value_checks_of_every_dtype(dtype):
                 _check_values(bad, "vol2")
     if dtype == np.float64:
         _check_values(volume * 1e306, "vol1")  # the sum overflows, every value is finite
+
+
+# --------------------------------------------------------------------------- shared support
+def _circle_pair(n=128, radius=56.0, seed=3):
+    """Independent halves (mean 1.5, noise 1) inside a circle, exact zeros outside in both.
+
+    Without any common signal a box's curve is noise around 0 (|FRC| < 3 / sqrt(pixels of
+    the shell) almost always); only the shared edge of the circle can lift it.
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.indices((n, n))
+    inside = np.hypot(yy - (n - 1) / 2, xx - (n - 1) / 2) <= radius
+    halves = [np.where(inside, 1.5 + rng.standard_normal((n, n)), 0.0) for _ in range(2)]
+    return halves[0], halves[1], inside
+
+
+def _box_inside_fraction(inside, result):
+    """Exact taper-power-weighted fraction of each box's pixels outside the circle."""
+    box = result.box_size
+    w = np.outer(np.hanning(box), np.hanning(box)) ** 2
+    starts = [np.round(c - (box - 1) / 2).astype(int) for c in result.box_centers]
+    return np.array([[np.sum(w * ~inside[y:y + box, x:x + box]) / w.sum() for x in starts[1]]
+                     for y in starts[0]])
+
+
+def test_boxes_across_a_reconstruction_circle_are_flagged_and_warned():
+    a, b, inside = _circle_pair()
+    with pytest.warns(ResolutionWarning, match="box_partly_outside") as caught:
+        res = local_fsc(a, b, box_size=32, threshold=0.143)
+    exact = _box_inside_fraction(inside, res)
+    # the fraction is sampled on 16 x 16 points per box: within 0.1 of the exact one
+    np.testing.assert_allclose(res.box_shared_fraction, exact, atol=0.1)
+    limit = 0.5 * 0.143
+    clear = np.abs(exact - limit) > 0.1
+    np.testing.assert_array_equal(res.box_partly_outside[clear], (exact > limit)[clear])
+    n = int(res.box_partly_outside.sum())
+    assert n > 0 and sum(f"{n} of {res.n_boxes} boxes" in str(w.message) for w in caught) == 1
+    assert res.n_partly_outside == n and f"{n} flagged: partly outside" in res.summary()
+    d = res.to_dict()
+    assert d["n_partly_outside"] == n and any("box_partly_outside" in m for m in d["warnings"])
+    # the flag is justified: in the upper half of the shells (8..16, ~50-100 pixels each,
+    # per-shell noise sd ~0.12, so the mean over >= 4 boxes x 9 shells has sd < 0.02) the
+    # boxes inside are noise around 0 and the mostly-outside ones correlate (shared edge)
+    high = res.box_fsc[..., 8:]
+    deep = exact == 0
+    assert abs(np.nanmean(high[deep])) < 0.05
+    assert np.nanmean(high[res.box_partly_outside & (exact > 0.4)]) > 0.1
+
+
+def test_shared_support_fraction_is_the_same_on_dask():
+    da = pytest.importorskip("dask.array")
+    a, b, _ = _circle_pair()
+    with pytest.warns(ResolutionWarning):
+        ref = local_fsc(a, b, box_size=32)
+    with pytest.warns(ResolutionWarning, match="box_partly_outside"):
+        lazy = local_fsc(da.from_array(a, chunks=48), da.from_array(b, chunks=48), box_size=32)
+    np.testing.assert_array_equal(lazy.box_shared_fraction, ref.box_shared_fraction)
+    np.testing.assert_array_equal(lazy.box_partly_outside, ref.box_partly_outside)
+
+
+def test_clean_halves_have_no_shared_support_and_no_warning():
+    """Noise everywhere (float, and integer counts with mean 20): nothing flagged, no warning."""
+    rng = np.random.default_rng(5)
+    signal = rng.standard_normal((96, 96))
+    pairs = [(signal + rng.standard_normal(signal.shape), signal + rng.standard_normal(signal.shape)),
+             tuple(rng.poisson(20.0, (2, 40, 40, 40)).astype(np.int16))]
+    for a, b in pairs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResolutionWarning)
+            res = local_fsc(a, b, box_size=16)
+        assert not res.box_partly_outside.any() and res.warnings == ()
+        # integer counts coincide by chance (P(4 equal) ~ 1e-4 at mean 20): far below the limit
+        assert np.nanmax(res.box_shared_fraction) < 0.02
+
+
+def test_the_shared_support_check_leaves_the_numbers_unchanged():
+    """Flagging only adds fields: a flagged pair's map is the one without the check."""
+    a, b, _ = _circle_pair()
+    with pytest.warns(ResolutionWarning):
+        res = local_fsc(a, b, box_size=32)
+    original = _localfsc._shared_fraction
+    try:
+        _localfsc._shared_fraction = lambda views, corners, *args: np.zeros(corners.shape[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResolutionWarning)
+            plain = local_fsc(a, b, box_size=32)
+    finally:
+        _localfsc._shared_fraction = original
+    np.testing.assert_array_equal(res.resolution_map, plain.resolution_map)
+    np.testing.assert_array_equal(res.box_frequency, plain.box_frequency)
