@@ -1144,8 +1144,11 @@ def _shared_fraction(views, corners, box_size, ndim, boxes_per_call=4096) -> np.
         j = (c[:, 1, None] + offsets)[:, None, :, None]
         here = (c[:, 2, None] + offsets)[:, None, None, :]
         there = (c[:, 2, None] + neighbour)[:, None, None, :]
-        a0, b0, a1, b1 = a[i, j, here], b[i, j, here], a[i, j, there], b[i, j, there]
-        constant = (a0 == b0) & (a1 == b1) & (a0 == a1)
+        constant = a[i, j, here] == b[i, j, here]
+        # clean halves (almost) never agree: read the neighbours only where they do
+        if constant.any():
+            a1 = a[i, j, there]
+            constant &= (a1 == b[i, j, there]) & (a1 == a[i, j, here])
         out[lo:lo + boxes_per_call] = (constant * weights).sum(axis=(1, 2, 3))
     return out
 
