@@ -1110,12 +1110,12 @@ class _SharedSupport:
 def _box_samples(box_size: int, ndim: int):
     """Offsets (per box axis) sampled for the shared-support fraction, and their weights.
 
-    Samples spread evenly over the box, 16 per axis in 2-D and 8 in 3-D (all
-    pixels for boxes smaller than that): 256 or 512 per box, against
+    Samples spread evenly over the box, 8 per axis (all
+    pixels of an 8-pixel box): 64 (2-D) or 512 (3-D) per box, against
     ``box_size ** ndim`` pixels. Each sample weighs the taper's power there,
     since a shared pixel enters the tapered box (and its spectrum) scaled by it.
     """
-    m = min(box_size, 16 if ndim == 2 else 8)
+    m = min(box_size, 8)
     offsets = (np.arange(m) * box_size) // m + (box_size // m) // 2
     taper = hann_profile(box_size)[offsets] ** 2
     weights = np.einsum("i,j->ij", taper, taper) if ndim == 2 else np.einsum("i,j,k->ijk", taper, taper, taper)
