@@ -488,6 +488,66 @@ def test_curved_edge_is_flagged(sag):
     _recorded(res, "not straight")
 
 
+def _textured(shape, angle_deg, sag, rng, *, strength=0.3, grain=3.0):
+    """Edge (sigma 1 px) whose bright side carries a smooth multiplicative texture, plus SNR-50 noise.
+
+    The texture is white noise blurred by ``grain`` px, scaled to ``strength`` of the step (RMS),
+    and multiplies the part of each pixel above the dark level (a textured reflector) on the bright
+    plateau, from 99.99 % of the step (about 3.7 px from the edge): texture inside
+    the edge's own pixels (the centroid window) really moves the row positions (0.2-0.5 px at 30 %, flagged).
+    """
+    from scipy import ndimage
+
+    base = slanted_edge(shape, angle_deg, 1.0) if sag == 0 else curved_edge(shape, angle_deg, 1.0, sag)
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), grain)
+    field *= strength / field.std()
+    low, high = float(base.min()), float(base.max())
+    fade = np.clip(((base - low) / (high - low) - 0.9999) / 1e-4, 0.0, 1.0)
+    return add_noise(low + (base - low) * (1.0 + fade * field), 50, rng)
+
+
+@pytest.mark.xfail(reason="open: 2 of 10 textured straight edges still flagged (row scatter 0.17-0.23 px vs "
+                          "0.09 expected); the clipped along-edge noise is itself inflated by a 30 % texture",
+                   strict=False)
+def test_texture_on_one_side_does_not_make_a_straight_edge_bent():
+    """A straight edge with a 30 % (RMS) texture on its bright side and a clean dark side.
+
+    The noise inside the ESF bins of the bright side is then mostly texture
+    (several times the pixel noise); the expected row scatter comes from the
+    noise along the edge, which the smooth texture does not inflate, and the
+    straight edge is not flagged (10 seeds, 2 tilts).
+    """
+    rng = np.random.default_rng(21)
+    for k in range(10):
+        res = quiet(mtf_slanted_edge, _textured((100, 100), (5.0, 20.0)[k % 2], 0.0, rng))
+        assert res.quality["noise_sides"][1] > 3 * res.quality["noise_sides"][0]
+        assert res.quality["straight"] and res.quality["locatable"], res.warnings
+        assert not any("not straight" in w for w in res.warnings)
+
+
+def test_curved_edge_with_a_textured_side_is_flagged():
+    """The same texture on a bent edge (sag 1.5 px, rms 0.45 px about its line) is still flagged:
+    before, the texture's share of the bin noise inflated the expected scatter (a photograph's coat:
+    88 px expected for 2.3 px measured)."""
+    rng = np.random.default_rng(22)
+    for _ in range(5):
+        res = quiet(mtf_slanted_edge, _textured((100, 100), 5.0, 1.5, rng))
+        assert not res.quality["straight"]
+        assert res.quality["edge_fit_rms"] > 3 * res.quality["edge_fit_rms_expected"]
+        _recorded(res, "not straight")
+
+
+def test_an_edge_too_weak_to_locate_is_flagged():
+    """A step of 2 noise sigmas (above the 1.5 refusal): the noise alone scatters the row
+    positions by more than 0.5 px (measured 0.85), so the edge is called unlocatable, not straight."""
+    rng = np.random.default_rng(23)
+    image = add_noise(slanted_edge((60, 60), 5.0, 1.0), 2.0, rng)
+    res = quiet(mtf_slanted_edge, image)
+    assert res.quality["edge_fit_rms_expected"] > 0.5
+    assert not res.quality["locatable"] and not res.quality["straight"]
+    _recorded(res, "cannot be located row by row")
+
+
 def test_mtf_above_the_level_beyond_nyquist_is_flagged():
     """A 0.3-px blur keeps the MTF at 0.41 at Nyquist (f10 = 0.76 cycles/pixel): flagged, not hidden."""
     with pytest.warns(MTFWarning, match="at the pixel Nyquist frequency"):
@@ -512,7 +572,9 @@ def test_photograph_edge_is_not_a_clean_edge():
     """The coat's shoulder against the sky in skimage's camera(): sharpened, curved, uneven.
 
     Before these checks it gave MTF10 = 0.69 cycles/pixel with an edge-fit
-    rms of 1.2 px and no warning.
+    rms of 1.2 px and no warning. The level trend (11.5 %) is not corrected on
+    a bent edge: the mapping had moved f10 from 0.329 to 0.691; the uncorrected
+    value is kept and the warning says it is not the MTF of a straight edge.
     """
     data = pytest.importorskip("skimage.data")
     with warnings.catch_warnings(record=True) as caught:
@@ -520,7 +582,9 @@ def test_photograph_edge_is_not_a_clean_edge():
         res = mtf_slanted_edge(data.camera(), roi=(slice(92, 122), slice(140, 165)))
     q = res.quality
     assert not q["straight"] and q["edge_fit_rms"] > 5 * q["edge_fit_rms_expected"]
-    assert q["beyond_nyquist"] and res.f10 > 0.5
+    assert q["beyond_nyquist"] and res.f10 == pytest.approx(0.329, abs=0.002)
+    assert not q["level_corrected"] and q["level_trend"] > 0.1
+    _recorded(res, "not the MTF of a straight edge")
     assert {str(w.message) for w in caught if issubclass(w.category, MTFWarning)} == set(res.warnings)
     _recorded(res, "not straight")
     _recorded(res, "Nyquist")

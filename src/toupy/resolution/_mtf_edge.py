@@ -153,6 +153,13 @@ _FREQ_STEP = 0.0025
 # spreads and by more than this many px.
 _STRAIGHT_Z = 5.0
 _STRAIGHT_MIN_PX = 0.05
+# Rows whose centroid-noise gain exceeds the median's by this factor (a fading step) are not averaged.
+_GAIN_OUTLIER = 10.0
+# The edge cannot be located row by row when the pixel noise alone scatters the row positions by more
+# than this (px): the straightness test and the line have no meaning then.
+_LOCATE_MAX_PX = 0.5
+# Variance of a unit Gaussian truncated at +-3 sigma.
+_CLIP3_VARIANCE = 0.97334
 # A crossing lies in the noise when this many sigmas of the curve's noise reach its level.
 _NOISE_BAND_Z = 2.0
 # A corrected level trend above this fraction of the step is reported.
@@ -300,8 +307,14 @@ def mtf_slanted_edge(
         )
     cos = 1.0 / math.sqrt(1.0 + slope * slope)
 
-    # 2b. uneven illumination: map every row onto common levels, then refine the line on the mapped data
-    a, fit, illumination = _even_illumination(a, y, fit)
+    # 2b. uneven illumination: map every row onto common levels, then refine the line on the mapped data.
+    # The mapping assumes one straight edge: on a bent or unlocatable one it reshapes the ESF arbitrarily
+    # (it moved f10 of a photograph's edge from 0.33 to 0.69), so it is then left out and only reported.
+    raw_expected = _expected_scatter(a, y, fit)
+    shape_ok = raw_expected <= _LOCATE_MAX_PX and _straightness(fit, raw_expected)
+    a, fit, illumination = _even_illumination(a, y, fit) if shape_ok else (a, fit, _Illumination(False))
+    skipped_trend = 0.0 if shape_ok else _level_trend(
+        a, y, fit["x0"], fit["slope"], 1.0 / math.sqrt(1.0 + fit["slope"] ** 2), fit["width"]).trend
     x0, slope = fit["x0"], fit["slope"]
     cos = 1.0 / math.sqrt(1.0 + slope * slope)
 
@@ -335,8 +348,8 @@ def mtf_slanted_edge(
             f"({step:.3g}) is not above 1.5 times the pixel noise ({noise:.3g})"
         )
     cnr = step / noise if noise > 0 else math.inf
-    # scatter of the row centroids that the pixel noise explains
-    rms_expected = math.sqrt(0.5 * (noise_left**2 + noise_right**2) * fit["noise_gain"])
+    # scatter of the row centroids that the pixel noise explains (texture is not pixel noise)
+    rms_expected = _expected_scatter(a, y, fit, (noise_left, noise_right))
 
     # 5. window; 6. LSF (two-tap difference of the ESF blended into its plateaus) and transform
     xm = x[:-1] + 0.5 * h
@@ -430,13 +443,26 @@ def mtf_slanted_edge(
             )
     if filled_in_window > 0:
         messages.append(f"{filled_in_window} empty ESF bins inside the LSF window were interpolated")
-    straight = _straightness(fit, rms_expected)
-    if not straight:
+    locatable = rms_expected <= _LOCATE_MAX_PX
+    straight = locatable and _straightness(fit, rms_expected)
+    if not locatable:
+        messages.append(
+            f"the edge cannot be located row by row: the pixel noise alone scatters the row positions by "
+            f"{rms_expected:.2g} px (> {_LOCATE_MAX_PX:g} px; step / noise = {cnr:.2g}), so neither its "
+            "straightness nor f50/f10 can be trusted; use a stronger or longer edge (quality['locatable'])"
+        )
+    elif not straight:
         messages.append(
             f"the edge is not straight: the row positions scatter by {fit['rms']:.3g} px about the fitted line "
             f"where the pixel noise explains {rms_expected:.2g} px, so the ESF is smeared (f50/f10 too low) or "
             "the roi holds something other than one straight edge; choose a straight stretch of edge or a "
             "smaller roi (quality['straight'])"
+        )
+    if skipped_trend > _LEVEL_WARN:
+        messages.append(
+            f"the edge's step changes by up to {100 * skipped_trend:.1f} % along the edge, but the edge is not "
+            "a straight, locatable one, so the levels were not corrected and f50/f10 are not the MTF of a "
+            "straight edge (quality['level_trend'])"
         )
     if illumination.trend > _LEVEL_WARN:
         messages.append(
@@ -490,7 +516,8 @@ def mtf_slanted_edge(
         "edge_fit_rms": fit["rms"],
         "edge_fit_rms_expected": rms_expected,
         "straight": straight,
-        "level_trend": illumination.trend,
+        "locatable": locatable,
+        "level_trend": illumination.trend if shape_ok else skipped_trend,
         "level_corrected": illumination.corrected,
         "nyquist_mtf": nyquist_mtf,
         "beyond_nyquist": beyond_nyquist,
@@ -542,6 +569,56 @@ def mtf_slanted_edge(
         oversample=oversample,
         warnings=tuple(record),
     )
+
+
+def _noise_along_edge(a: np.ndarray, y: np.ndarray, fit: dict) -> tuple[float, float] | None:
+    """Pixel noise of each side (dark, bright) from differences of neighbouring rows, away from the edge.
+
+    Texture and level trends vary slowly along the edge and mostly cancel in
+    the difference of two neighbouring pixels along it, while white pixel
+    noise doubles its variance; the standard deviation is 3-sigma clipped
+    (iterated from the plain one, corrected for the truncation) so that the
+    few large differences of a texture's own edges do not set it. Pixels
+    inside the centroid window are left out. ``None`` when a side has fewer
+    than 16 differences.
+    """
+    edge_x = fit["x0"] + fit["slope"] * y
+    cols = np.arange(a.shape[1], dtype=np.float64)
+    distance = cols[None, :] - 0.5 * (edge_x[1:] + edge_x[:-1])[:, None]
+    diff = a[1:] - a[:-1]
+    gap = fit["halfwidth"] + 1.0
+    out = []
+    for side in (distance < -gap, distance > gap):
+        values = diff[side]
+        if values.size < 16:
+            return None
+        sd = float(np.std(values))
+        for _ in range(20):
+            kept = values[np.abs(values - np.median(values)) <= 3.0 * sd]
+            new = float(np.std(kept)) / math.sqrt(_CLIP3_VARIANCE) if kept.size > 1 else sd
+            if new >= sd or new == 0.0:
+                sd = min(sd, new) if new > 0 else sd
+                break
+            sd = new
+        out.append(sd / math.sqrt(2.0))
+    return out[0], out[1]
+
+
+def _expected_scatter(a: np.ndarray, y: np.ndarray, fit: dict, bin_noise=None) -> float:
+    """RMS scatter of the row centroids that white pixel noise explains (px).
+
+    Per side the smaller of the noise inside the ESF bins (``bin_noise``)
+    and the noise of neighbouring pixels along the edge: a textured side
+    inflates the first, and texture is not pixel noise.
+    """
+    along = _noise_along_edge(a, y, fit)
+    if along is None:
+        sides = bin_noise if bin_noise is not None else (0.0, 0.0)
+    elif bin_noise is None:
+        sides = along
+    else:
+        sides = tuple(min(b, s) for b, s in zip(bin_noise, along))
+    return math.sqrt(0.5 * (sides[0] ** 2 + sides[1] ** 2) * fit["noise_gain"])
 
 
 def _straightness(fit: dict, rms_expected: float) -> bool:
@@ -772,6 +849,8 @@ def _centroid_noise_gain(a: np.ndarray, centre: np.ndarray, halfwidth: float, c:
                          use: np.ndarray) -> float:
     """Mean over the rows in ``use`` of ``var(centroid) / var(pixel)`` for white pixel noise (first order).
 
+    Rows whose gain exceeds ``_GAIN_OUTLIER`` times the median are left out.
+
     The centroid ``c = sum w_k d_k x_k / sum w_k d_k`` of the windowed
     derivative ``d_k = a_{k+1} - a_k`` moves by ``g_k = w_k (x_k - c) / S0``
     per unit of ``d_k``, so by ``g_{j-1} - g_j`` per unit of pixel ``j``.
@@ -780,8 +859,12 @@ def _centroid_noise_gain(a: np.ndarray, centre: np.ndarray, halfwidth: float, c:
     rows = np.flatnonzero(use)
     if rows.size == 0:
         return 0.0
-    return float(kernel(a, np.ascontiguousarray(centre, dtype=np.float64), float(halfwidth),
-                        np.ascontiguousarray(c, dtype=np.float64), rows))
+    gains = kernel(a, np.ascontiguousarray(centre, dtype=np.float64), float(halfwidth),
+                   np.ascontiguousarray(c, dtype=np.float64), rows)
+    # rows where the step nearly vanishes (the edge fades or leaves the window) have huge gains; the
+    # line fit rejects their centroids as outliers, so they must not set the expected scatter either
+    typical = _median(gains)
+    return float(np.mean(gains[gains <= _GAIN_OUTLIER * typical])) if typical > 0 else float(np.mean(gains))
 
 
 def _centroid_noise_gain_numpy(a, centre, halfwidth, c, rows):
@@ -793,7 +876,7 @@ def _centroid_noise_gain_numpy(a, centre, halfwidth, c, rows):
     total = np.sum(w * deriv, axis=1)
     g = w * (xs[None, :] - c[:, None]) / np.where(total > 0, total, np.inf)[:, None]
     padded = np.pad(g, ((0, 0), (1, 1)))
-    return float(np.mean(np.sum((padded[:, :-1] - padded[:, 1:]) ** 2, axis=1)))
+    return np.sum((padded[:, :-1] - padded[:, 1:]) ** 2, axis=1)
 
 
 if HAVE_NUMBA:
@@ -801,8 +884,9 @@ if HAVE_NUMBA:
     @njit(cache=True)
     def _centroid_noise_gain_numba(a, centre, halfwidth, c, rows):  # pragma: no cover - compiled
         nc = a.shape[1]
-        acc = 0.0
-        for r in rows:
+        out = np.zeros(rows.size)
+        for i in range(rows.size):
+            r = rows[i]
             lo = max(int(np.ceil(centre[r] - halfwidth - 0.5)), 0)
             hi = min(int(np.floor(centre[r] + halfwidth - 0.5)), nc - 2)
             total = 0.0
@@ -811,7 +895,7 @@ if HAVE_NUMBA:
                 if -1.0 < t < 1.0:
                     total += (0.5 + 0.5 * np.cos(np.pi * t)) * (a[r, k + 1] - a[r, k])
             if total <= 0:
-                continue
+                continue  # (numpy twin: g = 0 for such a row)
             previous = 0.0
             row_sum = 0.0
             for k in range(lo, hi + 1):
@@ -821,8 +905,8 @@ if HAVE_NUMBA:
                     g = (0.5 + 0.5 * np.cos(np.pi * t)) * (k + 0.5 - c[r]) / total
                 row_sum += (previous - g) ** 2
                 previous = g
-            acc += row_sum + previous * previous
-        return acc / rows.size
+            out[i] = row_sum + previous * previous
+        return out
 
 
 def _refine_edge(a: np.ndarray, y: np.ndarray, fit: dict) -> dict:
