@@ -47,12 +47,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from toupy.io import FileFormatError, ImageFile, PixelSize, parse_length, read_image
+from toupy.io import DiskFullError, FileFormatError, ImageFile, PixelSize, parse_length, read_image
 
 __all__ = [
     "CLIError", "guard", "Run", "Session", "open_input", "choose_pixel_size", "figure_png",
     "PIXEL_SIZE", "THRESHOLD", "WINDOW", "output_options", "read_pairs", "in_memory",
     "RunNames", "PlannedFile", "OutputPlan", "InputFile", "input_files", "folder_lock", "LOCK_NAME",
+    "naming_inputs", "input_names", "command_line", "ARGV_KEY",
 ]
 
 EXIT_BAD_INPUT = 2
@@ -99,9 +100,58 @@ def _option_names(message: str) -> str:
             continue
         names = {param.name, flag[2:].replace("-", "_")}
         for name in names:
+            leading = re.match(rf"{re.escape(name)}(?![\w-])", message)
+            if leading:  # the message is about this option: name it as typed (with its file)
+                value = ctx.params.get(param.name)
+                shown = f"{flag} {value}" if param.metavar == "FILE" and value is not None else flag
+                message = shown + message[leading.end():]
             pattern = rf"(?<![\w-]){re.escape(name)}\b" if "_" in name else rf"(?<![\w-]){re.escape(name)}(?==)"
             message = re.sub(pattern, flag, message)
     return re.sub(r"(--[\w-]+)=None\b", r"\1 none", message)
+
+
+#: the estimators' names of their array arguments, by the input they receive
+FIRST_INPUT_NAMES = ("img1", "vol1", "image1", "half1")
+SECOND_INPUT_NAMES = ("img2", "vol2", "image2", "half2")
+SINGLE_INPUT_NAMES = ("image", "img", "vol", "volume", "sinogram", "data", "array")
+
+
+def input_names(images, roles) -> dict:
+    """The estimators' parameter names of ``images`` mapped to ``"<file> (<role>)"``.
+
+    Two inputs take the names of a pair (``img1``, ``vol2``, ...); one input
+    takes every name (a sinogram's tomograms are correlated as ``img1``/``img2``).
+    """
+    labels = [f"{image.spec} ({role})" if role else str(image.spec) for image, role in zip(images, roles)]
+    if len(labels) == 1:
+        return {name: labels[0] for name in SINGLE_INPUT_NAMES + FIRST_INPUT_NAMES + SECOND_INPUT_NAMES}
+    return {**{name: labels[0] for name in FIRST_INPUT_NAMES}, **{name: labels[1] for name in SECOND_INPUT_NAMES}}
+
+
+@contextlib.contextmanager
+def naming_inputs(names: dict):
+    """Turn an estimator's ValueError/TypeError about its array argument into one line naming the file.
+
+    ``names`` maps parameter names (``img1``, ``vol``, ``sinogram``) to the
+    file and role they came from (:func:`input_names`): "img1 contains NaN"
+    becomes "half1.tif (half 1): contains NaN". Other errors pass unchanged.
+    """
+    import re
+
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        if _debug():
+            raise
+        message = one_line(exc)
+        leading = re.match(r"([A-Za-z_]\w*)(?![\w-])[:,]?\s*", message)
+        if leading is None or leading.group(1) not in names:
+            raise
+        rest = message[leading.end():]
+        for name in FIRST_INPUT_NAMES + SECOND_INPUT_NAMES:
+            if name in names:  # the other half named in the same sentence ("img1 and img2 differ")
+                rest = re.sub(rf"(?<![\w-]){name}\b", names[name], rest)
+        raise CLIError(f"{names[leading.group(1)]}: {rest}") from None
 
 
 def guard(function):
@@ -119,6 +169,10 @@ def guard(function):
             if _debug():
                 raise
             raise CLIError(_option_names(str(exc))) from None
+        except DiskFullError as exc:  # its text names the target and says what to do
+            if _debug():
+                raise
+            raise CLIError(str(exc)) from None
         except OSError as exc:
             if _debug():
                 raise
@@ -578,12 +632,42 @@ def _status(path: Path):
     return (status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size)
 
 
+def _hdf5_names(path: Path) -> frozenset | None:
+    """The objects of an existing HDF5 file (None if it is not one), to undo a dataset added to it."""
+    try:
+        import h5py
+
+        if not Path(path).is_file() or not h5py.is_hdf5(path):
+            return None
+        names: list[str] = []
+        with h5py.File(path, "r") as h5:
+            h5.visit(names.append)
+        return frozenset(names)
+    except (OSError, ImportError):
+        return None
+
+
+def _remove_added(path: Path, names: frozenset) -> None:
+    """Delete from the HDF5 file ``path`` the objects not in ``names`` (outermost first); keep the file."""
+    import h5py
+
+    with contextlib.suppress(OSError, KeyError, RuntimeError), h5py.File(path, "r+") as h5:
+        found: list[str] = []
+        h5.visit(found.append)
+        added = [name for name in found if name not in names]
+        for name in added:
+            parent = name.rpartition("/")[0]
+            if (not parent or parent in names) and name in h5:
+                del h5[name]
+
+
 class _Writing:
     """The write phase of a session: create and lock the folders, write, undo everything on failure."""
 
     def __init__(self, folders):
         self.folders = tuple(Path(f) for f in folders)
         self.written: list[Path] = []
+        self.amended: list[tuple[Path, frozenset]] = []   # existing HDF5 files and their objects before
         self.created: list[Path] = []
         self._locks = contextlib.ExitStack()
 
@@ -608,26 +692,39 @@ class _Writing:
         """Call ``producer(planned.path)``; ``also`` are other files it writes (a map's side file)."""
         targets = (planned.path, *also)
         before = [_status(p) for p in targets]
+        contents = [_hdf5_names(p) for p in targets]
         try:
             producer(planned.path)
+        except DiskFullError as exc:
+            self._keep_new(targets, before, contents)
+            raise CLIError(str(exc)) from None
         except OSError as exc:
-            self._keep_new(targets, before)
+            self._keep_new(targets, before, contents)
             raise CLIError(f"cannot write the {planned.what}: {os_error_text(exc, planned.path)}") from None
         except BaseException:
-            self._keep_new(targets, before)
+            self._keep_new(targets, before, contents)
             raise
-        self._keep_new(targets, before)
+        self._keep_new(targets, before, contents)
 
-    def _keep_new(self, targets, before) -> None:
-        for path, status in zip(targets, before):
+    def _keep_new(self, targets, before, contents) -> None:
+        """Remember what the write changed: new files to remove, HDF5 files added to (never removed)."""
+        for path, status, names in zip(targets, before, contents):
             after = _status(path)
-            if after is not None and after != status and path not in self.written:
+            if after is None or after == status:
+                continue
+            if names is not None and status[:2] == after[:2]:
+                # the same file, a dataset added in place: the user's file, undone object by object
+                if all(path != amended for amended, _ in self.amended):
+                    self.amended.append((path, names))
+            elif path not in self.written:
                 self.written.append(path)
 
     def _undo(self) -> None:
         for path in reversed(self.written):
             with contextlib.suppress(OSError):
                 path.unlink()
+        for path, names in reversed(self.amended):
+            _remove_added(path, names)
         self._locks.close()
         # deepest first; a folder another run has written into is not empty and stays
         for folder in sorted(self.created, key=lambda path: len(path.parts), reverse=True):
@@ -772,7 +869,7 @@ class Session:
             "tool": "toupy-resolution",
             "version": __version__,
             "command": self.command,
-            "command_line": " ".join(shlex.quote(a) for a in ["toupy-resolution"] + sys.argv[1:]),
+            "command_line": command_line(),
             "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "notes": self.notes,
             "runs": [self._entry(run) for run in runs],
@@ -908,7 +1005,7 @@ class Session:
                 units=run.result.get("units", {}) if isinstance(run.result, dict) else {},
             ))
         write_report(path, entries, title=f"toupy-resolution {self.command}", version=__version__,
-                     command_line=" ".join(shlex.quote(a) for a in ["toupy-resolution"] + sys.argv[1:]))
+                     command_line=command_line())
         return Path(path)
 
 
@@ -917,12 +1014,25 @@ def _prefix(label: str, name: str) -> str:
 
 
 def _write_bytes(path: Path, data: bytes) -> Path:
-    """``data`` into ``path`` atomically (a temporary file in the same folder, renamed; removed on failure)."""
-    from toupy.resolution._files import atomic_write
+    """``data`` into ``path`` atomically (complete under its name or not at all)."""
+    from toupy.io._atomic import atomic_stream
 
-    with atomic_write(path, "wb") as stream:
+    with atomic_stream(path, "wb") as stream:
         stream.write(data)
     return path
+
+
+#: where the root context keeps the arguments click parsed (``ctx.meta``)
+ARGV_KEY = "toupy_resolution.argv"
+
+
+def command_line() -> str:
+    """The command as the user gave it: click's own arguments (not the host process's ``sys.argv``)."""
+    ctx = click.get_current_context(silent=True)
+    argv = ctx.meta.get(ARGV_KEY) if ctx is not None else None
+    if argv is None:
+        argv = sys.argv[1:]
+    return " ".join(shlex.quote(str(a)) for a in ["toupy-resolution", *argv])
 
 
 def _cell(value) -> str:

@@ -243,13 +243,14 @@ def _experiment(session, files, step, *, n, n_slices, seed, pixel_size) -> None:
     full = 0.5 * (half_even + half_odd)
 
     support = _soft_support(full)
-    session.write_extra("even", lambda path: write_image(path, half_even, pixel_size=pixel_size))
-    session.write_extra("odd", lambda path: write_image(path, half_odd, pixel_size=pixel_size))
+    # a rerun into the same --out replaces the demo's own data files
+    session.write_extra("even", lambda path: write_image(path, half_even, pixel_size=pixel_size, overwrite=True))
+    session.write_extra("odd", lambda path: write_image(path, half_odd, pixel_size=pixel_size, overwrite=True))
     session.write_extra("mask", lambda path: write_image(
-        path, support, pixel_size=pixel_size, compress=True,
+        path, support, pixel_size=pixel_size, compress=True, overwrite=True,
         attrs={"quantity": "soft sample support from the smoothed full tomogram"}))
     session.write_extra("noise", lambda path: write_image(
-        path, _noise_region(support), pixel_size=pixel_size, compress=True,
+        path, _noise_region(support), pixel_size=pixel_size, compress=True, overwrite=True,
         attrs={"quantity": "noise-only voxels: inside the field of view, outside the sample"}))
     centre = n_slices // 2
     session.write_extra("sinogram", lambda path: _write_sinogram(path, noisy[centre], theta, pixel_size))
@@ -310,9 +311,10 @@ def _write_sinogram(path: Path, sinogram: np.ndarray, theta: np.ndarray, pixel_s
     """One sinogram ``[detector pixel, angle]`` and its angles in an HDF5 file (written atomically)."""
     import h5py
 
-    from toupy.io._writers import _temporary_path
+    from toupy.io._atomic import atomic_path
 
-    with _temporary_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    # a named temporary: HDF5 2 refuses the /proc/self/fd path of an anonymous one
+    with atomic_path(path, anonymous=False) as tmp, h5py.File(tmp, "w") as h5:
         h5["sinogram"] = sinogram
         h5["sinogram"].attrs.update(pixel_size=pixel_size.value, pixel_size_units=pixel_size.unit,
                                     layout="[detector pixel, angle]")

@@ -119,6 +119,19 @@ def _as_dask(data):
     return da.from_array(data, chunks=(rows,) + tuple(data.shape[1:]))
 
 
+def _apod(apod_width):
+    """The estimators' default edge (narrowed with a warning on small inputs) when the option is not given."""
+    from toupy.resolution._windows import DEFAULT_APOD_WIDTH
+
+    return DEFAULT_APOD_WIDTH if apod_width is None else apod_width
+
+
+def _apod_used(result, apod_width) -> int:
+    """The edge width the estimator used (the default may have been narrowed), for the JSON."""
+    used = getattr(result, "apod_width", None)
+    return int(used) if used is not None else int(_apod(apod_width))
+
+
 def _correlation_row(first, second, result) -> dict:
     return {
         "half1": first.spec,
@@ -176,7 +189,7 @@ def output_names(command: str, images, options: dict, label: str = "") -> RunNam
     return RunNames(label=label, figures=tuple(figures), maps=tuple(m for m in maps if m))
 
 
-def correlation(command: str, first, second, pixel, *, threshold="halfbit", ring_thick=1, apod_width=20,
+def correlation(command: str, first, second, pixel, *, threshold="halfbit", ring_thick=1, apod_width=None,
                 window="circle", mask_spec=None, workers=None, memory_limit=None, tmp_dir=None,
                 dask_scheduler=None, slice_index=None, axis=0) -> Outcome:
     """``fsc``, ``frc`` or ``ssnr`` of two opened halves (``frc`` of one slice of volumes with ``slice_index``)."""
@@ -200,7 +213,7 @@ def correlation(command: str, first, second, pixel, *, threshold="halfbit", ring
         if client is not None:
             data1, data2 = (_as_dask(data) for data in (data1, data2))
         result = estimator(
-            data1, data2, threshold=threshold, ring_thick=ring_thick, apod_width=apod_width, window=window,
+            data1, data2, threshold=threshold, ring_thick=ring_thick, apod_width=_apod(apod_width), window=window,
             mask=mask, workers=workers, memory_limit=memory_limit, tmp_dir=tmp_dir, **pixel_arguments(pixel),
         )
     ndim = len(result.shape)
@@ -210,7 +223,7 @@ def correlation(command: str, first, second, pixel, *, threshold="halfbit", ring
     else:  # the labels of FSCPlot
         fig = result.plot(name="FRC" if command == "frc" else "FSC")
     parameters = {
-        "threshold": threshold, "ring_thick": ring_thick, "apod_width": apod_width,
+        "threshold": threshold, "ring_thick": ring_thick, "apod_width": _apod_used(result, apod_width),
         "window": window or "none", "mask": mask_spec, "pixel_size": _pixel_text(pixel),
     }
     if memory_limit is not None:
@@ -224,7 +237,7 @@ def correlation(command: str, first, second, pixel, *, threshold="halfbit", ring
                    row=_correlation_row(first, second, result))
 
 
-def randomfsc(first, second, pixel, *, threshold="halfbit", ring_thick=1, apod_width=20, window="circle",
+def randomfsc(first, second, pixel, *, threshold="halfbit", ring_thick=1, apod_width=None, window="circle",
               mask_spec=None, workers=None, fsc_cutoff=0.8, random_seed=None) -> Outcome:
     """Phase-randomised FSC (Chen et al. 2013) of two opened halves."""
     from toupy.resolution._randomfsc import phase_randomized_fsc
@@ -232,12 +245,12 @@ def randomfsc(first, second, pixel, *, threshold="halfbit", ring_thick=1, apod_w
     data1, data2 = load(first), load(second)
     mask = load_mask(mask_spec, data1.shape)
     result = phase_randomized_fsc(
-        data1, data2, threshold=threshold, ring_thick=ring_thick, apod_width=apod_width,
+        data1, data2, threshold=threshold, ring_thick=ring_thick, apod_width=_apod(apod_width),
         fsc_cutoff=fsc_cutoff, random_seed=random_seed, window=window, mask=mask, workers=workers,
         **pixel_arguments(pixel),
     )
     parameters = {
-        "threshold": threshold, "ring_thick": ring_thick, "apod_width": apod_width,
+        "threshold": threshold, "ring_thick": ring_thick, "apod_width": _apod_used(result, apod_width),
         "window": window or "none", "mask": mask_spec, "fsc_cutoff": fsc_cutoff,
         "random_seed": result.random_seed, "pixel_size": _pixel_text(pixel),
     }
@@ -294,22 +307,24 @@ def localfsc(first, second, pixel, *, box_size=32, step=None, threshold=0.143, m
 
 
 def decorr(image, pixel, *, n_r=100, n_g=10, g_min=0.15, min_peak_amplitude=0.05, apod_width=20, axis=0,
-           n_slices=10, slice_range=None, workers=None) -> Outcome:
+           n_slices=10, slice_range=None, keep_mean=True, crop_first=False, spread_px=2,
+           workers=None) -> Outcome:
     """Decorrelation analysis (Descloux et al. 2019) of one opened image or volume."""
     from toupy.resolution._decorr import decorrelation_resolution
 
     data = load(image)
     result = decorrelation_resolution(
         data, n_r=n_r, apod_width=apod_width, axis=axis, n_slices=n_slices, slice_range=slice_range,
-        n_g=n_g, g_min=g_min, min_peak_amplitude=min_peak_amplitude, workers=workers,
-        **pixel_arguments(pixel),
+        n_g=n_g, g_min=g_min, min_peak_amplitude=min_peak_amplitude, keep_mean=keep_mean,
+        crop_first=crop_first, spread_px=spread_px, workers=workers, **pixel_arguments(pixel),
     )
     parameters = {"n_r": n_r, "n_g": n_g, "g_min": g_min, "min_peak_amplitude": min_peak_amplitude,
-                  "apod_width": apod_width, "pixel_size": _pixel_text(pixel)}
+                  "apod_width": apod_width, "keep_mean": keep_mean, "crop_first": crop_first,
+                  "spread_px": spread_px, "pixel_size": _pixel_text(pixel)}
     if data.ndim == 3:
         parameters.update(axis=axis, n_slices=n_slices, slice_range=slice_range)
     row = {"file": image.spec, "resolution_px": result.resolution_px, "resolution": result.resolution,
-           "unit": result.unit}
+           "unit": result.unit, "kc_spread": result.kc_spread}
     return Outcome(result, [("ImageDecorr.png", figure_png(result.plot()))], parameters,
                    f"Decorrelation analysis of {image.spec}", row=row)
 
@@ -393,7 +408,7 @@ def _check_angles(values, n_angles: int, source: str) -> np.ndarray:
 
 def split(sinogram, pixel, *, theta=None, algorithm="FBP", filtertype="ram-lak", freqcutoff=1.0, circle=True,
           weight_angles=False, derivatives=False, calc_derivatives=False, threshold="halfbit", ring_thick=1,
-          apod_width=20, window="circle", workers=None, tomogram_format="none") -> Outcome:
+          apod_width=None, window="circle", workers=None, tomogram_format="none") -> Outcome:
     """Even/odd split of a sinogram, two tomograms, and their FRC (FSC for a stack of slices)."""
     from toupy.resolution import fsc as fsc_function
     from toupy.resolution.FSCtools import compute_2tomograms
@@ -403,12 +418,16 @@ def split(sinogram, pixel, *, theta=None, algorithm="FBP", filtertype="ram-lak",
                        f"got shape {sinogram.shape}")
     angles, angle_source = read_angles(theta, sinogram)
     data = load(sinogram)
+    if data.size and np.all(np.isfinite(data)) and np.all(data == data.flat[0]):
+        # its two tomograms would be identical: an FRC of 1 up to Nyquist that measures nothing
+        raise CLIError(f"{sinogram.spec} (sinogram): is constant ({data.flat[0]:g} everywhere): it holds no "
+                       "projection of a sample whose resolution could be measured")
     recon1, recon2 = compute_2tomograms(
         data, angles, algorithm=algorithm, filtertype=filtertype, freqcutoff=freqcutoff, circle=circle,
         weight_angles=weight_angles, derivatives=derivatives, calc_derivatives=calc_derivatives,
         workers=workers,
     )
-    result = fsc_function(recon1, recon2, threshold=threshold, ring_thick=ring_thick, apod_width=apod_width,
+    result = fsc_function(recon1, recon2, threshold=threshold, ring_thick=ring_thick, apod_width=_apod(apod_width),
                           window=window, workers=workers, **pixel_arguments(pixel))
     ndim = recon1.ndim
     name, label = _split_figure(ndim), ("FRC" if ndim == 2 else "FSC")
@@ -420,7 +439,7 @@ def split(sinogram, pixel, *, theta=None, algorithm="FBP", filtertype="ram-lak",
         "theta": angle_source, "n_angles": int(angles.size), "algorithm": algorithm,
         "filtertype": filtertype or "none", "freqcutoff": freqcutoff, "circle": circle,
         "weight_angles": weight_angles, "derivatives": derivatives, "calc_derivatives": calc_derivatives,
-        "threshold": threshold, "ring_thick": ring_thick, "apod_width": apod_width, "window": window or "none",
+        "threshold": threshold, "ring_thick": ring_thick, "apod_width": _apod_used(result, apod_width), "window": window or "none",
         "pixel_size": _pixel_text(pixel),
     }
     row = {"file": sinogram.spec, "resolution_full": result.resolution_full,
@@ -437,13 +456,6 @@ def _figure(plotted):
     return plotted[0] if isinstance(plotted, tuple) else plotted
 
 
-def _bool_mask(spec, shape, option):
-    mask = load_mask(spec, shape, option=option)
-    if mask is None:
-        return None
-    return np.asarray(mask) != 0
-
-
 def localres(image, pixel, *, significance=0.05, n_freq=20, window_sigma=7.0, mask_spec=None,
              noise_method="corners", noise_mask_spec=None, sigma_noise=None, corner_fraction=0.1,
              highfreq_fraction=0.1, whiten=False, fdr=False, workers=None, map_format="auto", slice_idx=None,
@@ -456,8 +468,9 @@ def localres(image, pixel, *, significance=0.05, n_freq=20, window_sigma=7.0, ma
         raise CLIError("--noise-method mask needs --noise-mask FILE (the noise-only voxels)")
     result = local_resolution(
         data, significance=significance, n_freq=n_freq, window_sigma=window_sigma,
-        mask=_bool_mask(mask_spec, data.shape, "--mask"), noise_method=noise_method,
-        noise_mask=_bool_mask(noise_mask_spec, data.shape, "--noise-mask"), sigma_noise=sigma_noise,
+        # the masks as read: the estimator checks them (negative values, NaN) and says which one is wrong
+        mask=load_mask(mask_spec, data.shape), noise_method=noise_method,
+        noise_mask=load_mask(noise_mask_spec, data.shape, option="--noise-mask"), sigma_noise=sigma_noise,
         corner_fraction=corner_fraction, highfreq_fraction=highfreq_fraction, whiten=whiten, fdr=fdr,
         workers=workers, **pixel_arguments(pixel),
     )

@@ -39,6 +39,7 @@ import click
 
 from toupy import _cli_runs as runs
 from toupy._cli_common import (
+    ARGV_KEY,
     THRESHOLD,
     WINDOW,
     CLIError,
@@ -48,6 +49,8 @@ from toupy._cli_common import (
     collect_warnings,
     guard,
     input_files,
+    input_names,
+    naming_inputs,
     open_input,
     output_options,
     read_pairs,
@@ -66,6 +69,11 @@ def _version() -> str:
 
 class _Group(click.Group):
     """The command group; every error, usage errors included, is one line on stderr."""
+
+    def parse_args(self, ctx, args):
+        # the command as given, for the JSON and the report (sys.argv is the host's when run in-process)
+        ctx.meta[ARGV_KEY] = list(args)
+        return super().parse_args(ctx, args)
 
     def main(self, args=None, prog_name=None, **extra):
         import sys
@@ -146,8 +154,9 @@ def _correlation_options(*, memory: bool = True, threshold_default="halfbit"):
                               "measurements) or a fixed value such as 0.143."),
             click.option("--ring-thick", type=click.IntRange(min=0), default=1, show_default=True,
                          help="Shells pooled per point (toupy convention: i-t/2 .. i+t/2)."),
-            click.option("--apod-width", type=click.IntRange(min=0), default=20, show_default=True,
-                         help="Width in pixels of the window's tapered edge; 0 disables the window."),
+            click.option("--apod-width", type=click.IntRange(min=0), default=None, show_default="20",
+                         help="Width in pixels of the window's tapered edge; 0 disables the window. "
+                              "The default is narrowed (with a warning) on inputs too small for it."),
             click.option("--window", type=WINDOW, default="circle", show_default=True,
                          help="Apodization: circle (tomographic slices), tukey (rectangular images), "
                               "hann, toupy (toupy 0.2.2's numbers) or none."),
@@ -215,7 +224,7 @@ def _run_pairs(command, files, pairs_file, compute, *, options, pixel_size, out,
             _same_shape(first, second)
             pixel = choose_pixel_size(pixel_size, [first, second], session.notes)
             run_warnings: list[str] = []
-            with collect_warnings(run_warnings):
+            with naming_inputs(input_names([first, second], roles)), collect_warnings(run_warnings):
                 outcome = compute(first, second, pixel)
         session.add(_record(outcome, [first, second], list(roles), pixel, run_warnings, label, command))
     session.finish()
@@ -232,7 +241,7 @@ def _run_singles(command, files, compute, *, options, pixel_size, out, as_json, 
         with open_input(spec, role) as image:
             pixel = choose_pixel_size(pixel_size, [image], session.notes)
             run_warnings: list[str] = []
-            with collect_warnings(run_warnings):
+            with naming_inputs(input_names([image], [role])), collect_warnings(run_warnings):
                 outcome = compute(image, pixel)
         session.add(_record(outcome, [image], [role], pixel, run_warnings, label, command))
     session.finish()
@@ -342,6 +351,15 @@ class _ColormapType(click.ParamType):
         self.fail(f"{value!r} is not a Matplotlib colour map; choose one of: {', '.join(names)}", param, ctx)
 
 
+def _colour_limits(ctx, param, value):
+    """``--vmin``/``--vmax``: refuse limits in the wrong order before computing (whichever comes second)."""
+    limits = {"vmin": ctx.params.get("vmin"), "vmax": ctx.params.get("vmax"), param.name: value}
+    if limits["vmin"] is not None and limits["vmax"] is not None and not limits["vmin"] < limits["vmax"]:
+        raise click.BadParameter(f"--vmin {limits['vmin']:g} must be below --vmax {limits['vmax']:g}",
+                                 ctx=ctx, param=param)
+    return value
+
+
 def _map_options(function):
     options = [
         click.option("--map-format", type=click.Choice(runs.MAP_FORMATS), default="auto", show_default=True,
@@ -352,8 +370,10 @@ def _map_options(function):
                      help="Axis of the slice shown."),
         click.option("--cmap", type=_ColormapType(), default="viridis_r", show_default=True,
                      help="Matplotlib colour map."),
-        click.option("--vmin", type=float, default=None, help="Lower colour limit (px)."),
-        click.option("--vmax", type=float, default=None, help="Upper colour limit (px)."),
+        click.option("--vmin", type=float, default=None, callback=_colour_limits,
+                     help="Lower colour limit (px); below --vmax."),
+        click.option("--vmax", type=float, default=None, callback=_colour_limits,
+                     help="Upper colour limit (px); above --vmin."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -447,6 +467,12 @@ def localres(files, pixel_size, out, as_json, report, **options):
               help="3-D input: number of evenly spaced slices analysed.")
 @click.option("--slice-range", type=(int, int), default=None, metavar="START STOP",
               help="3-D input: sample the slices from START (inclusive) to STOP (exclusive).")
+@click.option("--keep-mean/--no-keep-mean", "keep_mean", default=True, show_default=True,
+              help="Keep the image mean (as ImDecorr does); --no-keep-mean subtracts it first.")
+@click.option("--crop-first/--no-crop-first", "crop_first", default=False, show_default=True,
+              help="Crop to an even square before the edge apodization (default: after it).")
+@click.option("--spread-px", type=click.IntRange(min=0), default=2, show_default=True,
+              help="kc_spread: the peak position is recomputed for apod-width ± 1 .. N pixels.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="FFT threads (default: all cores).")
 @output_options
 @guard
@@ -576,8 +602,9 @@ def mtf(files, pixel_size, out, as_json, report, **options):
               help="halfbit (the criterion for two halves of one data set), onebit or a fixed value.")
 @click.option("--ring-thick", type=click.IntRange(min=0), default=1, show_default=True,
               help="Shells pooled per point.")
-@click.option("--apod-width", type=click.IntRange(min=0), default=20, show_default=True,
-              help="Width in pixels of the window's tapered edge; 0 disables the window.")
+@click.option("--apod-width", type=click.IntRange(min=0), default=None, show_default="20",
+              help="Width in pixels of the window's tapered edge; 0 disables the window. The default is "
+                   "narrowed (with a warning) on tomograms too small for it.")
 @click.option("--window", type=WINDOW, default="circle", show_default=True, help="Apodization window.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Threads (default: all cores).")
 @click.option("--tomograms", "tomogram_format", type=click.Choice(runs.MAP_FORMATS), default="none",
