@@ -916,6 +916,12 @@ def local_fsc(
         If the halves are not independent (the same data twice, or one an
         affine function of the other: ``|FSC|`` of the boxes' summed spectra
         above ``1 - 1e-6`` on every shell); kept in the result's ``warnings``.
+        If some boxes hold a region constant and equal in both halves (zero
+        padding outside a reconstruction circle, a mask applied to both
+        halves) above half the smallest threshold value (taper-power-weighted
+        fraction, from 8 samples per box axis): that shared edge correlates
+        the halves up to Nyquist; the boxes stay in the map and are flagged in
+        ``box_partly_outside`` (``box_shared_fraction`` holds the fractions).
 
     Notes
     -----
