@@ -738,6 +738,10 @@ class LocalFSC:
         Warnings issued for this computation (a failed assumption such as
         halves that are not independent, an adjusted default), one sentence
         each; empty for a clean input.
+    box_partly_outside : ndarray of bool
+        Per box, whether the box straddles the edge of the data (pixels equal
+        in both halves, as outside a reconstruction circle): such a box's
+        curve is correlated by that shared edge and a warning says how many.
     result : LocalFSCResult
         Everything above plus the box-centre grid, per-box frequencies
         (cycles/pixel), curves, Nyquist-limited flags and the parameters.
@@ -795,6 +799,7 @@ class LocalFSC:
         self.unit = res.unit
         self.ndim = len(res.shape)
         self.warnings = res.warnings
+        self.box_partly_outside = res.box_partly_outside
         self.resolution_map = res.resolution_map
         for name in MAP_STATISTICS:  # resolution_median/mean/std and their _half forms
             setattr(self, name, getattr(res, name))
