@@ -489,39 +489,41 @@ def test_curved_edge_is_flagged(sag):
 
 
 def _textured(shape, angle_deg, sag, rng, *, strength=0.3, grain=3.0):
-    """Edge (sigma 1 px) whose bright side carries a smooth multiplicative texture, plus SNR-50 noise.
+    """Edge (sigma 1 px) whose bright plateau carries a smooth multiplicative texture, plus SNR-50 noise.
 
     The texture is white noise blurred by ``grain`` px, scaled to ``strength`` of the step (RMS),
-    and multiplies the part of each pixel above the dark level (a textured reflector) on the bright
-    plateau, from 99.99 % of the step (about 3.7 px from the edge): texture inside
-    the edge's own pixels (the centroid window) really moves the row positions (0.2-0.5 px at 30 %, flagged).
+    and multiplies the part of each pixel above the dark level (a textured reflector). It fades in
+    (raised cosine) from 4 to 8 px beyond the edge, outside the row-centroid window: texture
+    within the edge's own pixels really moves the row positions (0.2 px at 30 %, flagged).
     """
     from scipy import ndimage
 
     base = slanted_edge(shape, angle_deg, 1.0) if sag == 0 else curved_edge(shape, angle_deg, 1.0, sag)
+    low, high = float(base.min()), float(base.max())
+    # distance from the edge (px) from the profile itself (pixel-integrated: sigma^2 = 1 + 1/12)
+    distance = math.sqrt(1.0 + 1.0 / 12.0) * special.ndtri(np.clip((base - low) / (high - low), 1e-12, 1 - 1e-12))
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.clip((distance - 4.0) / 4.0, 0.0, 1.0))
     field = ndimage.gaussian_filter(rng.standard_normal(shape), grain)
     field *= strength / field.std()
-    low, high = float(base.min()), float(base.max())
-    fade = np.clip(((base - low) / (high - low) - 0.9999) / 1e-4, 0.0, 1.0)
     return add_noise(low + (base - low) * (1.0 + fade * field), 50, rng)
 
 
-@pytest.mark.xfail(reason="open: 2 of 10 textured straight edges still flagged (row scatter 0.17-0.23 px vs "
-                          "0.09 expected); the clipped along-edge noise is itself inflated by a 30 % texture",
-                   strict=False)
 def test_texture_on_one_side_does_not_make_a_straight_edge_bent():
     """A straight edge with a 30 % (RMS) texture on its bright side and a clean dark side.
 
     The noise inside the ESF bins of the bright side is then mostly texture
     (several times the pixel noise); the expected row scatter comes from the
     noise along the edge, which the smooth texture does not inflate, and the
-    straight edge is not flagged (10 seeds, 2 tilts).
+    straight edge is not flagged (10 seeds, 2 tilts), and the measured scatter is the predicted one:
+    the ratio of the two rms values has a spread of sqrt(1/(2*98)) = 0.07, so 0.75-1.3 is > 3.5 of
+    them (the bin noise would predict 2-3 times the scatter).
     """
     rng = np.random.default_rng(21)
     for k in range(10):
         res = quiet(mtf_slanted_edge, _textured((100, 100), (5.0, 20.0)[k % 2], 0.0, rng))
         assert res.quality["noise_sides"][1] > 3 * res.quality["noise_sides"][0]
         assert res.quality["straight"] and res.quality["locatable"], res.warnings
+        assert 0.75 < res.quality["edge_fit_rms"] / res.quality["edge_fit_rms_expected"] < 1.3
         assert not any("not straight" in w for w in res.warnings)
 
 
@@ -535,6 +537,21 @@ def test_curved_edge_with_a_textured_side_is_flagged():
         assert not res.quality["straight"]
         assert res.quality["edge_fit_rms"] > 3 * res.quality["edge_fit_rms_expected"]
         _recorded(res, "not straight")
+
+
+def test_a_bend_is_judged_against_the_edge_width():
+    """The same 0.4-px sag (0.12 px rms about the line) at SNR 200: flagged on a 1-px blur, where it
+    lowers f50 by 0.3-0.7 %, not on a 3-px blur, where it smears the LSF by e^2 / (2 s^2) = 0.08 %
+    (threshold 0.05 px per px of width). The 3-px f50 stays within 0.4 % of the straight edge's
+    (its noise spread over seeds is ~0.1 %); a real case is an X-ray holder edge, 2.3 px wide, whose
+    rows scatter 0.09 px beyond the white-noise prediction."""
+    for seed in range(3):
+        rng = np.random.default_rng(40 + seed)
+        sharp = quiet(mtf_slanted_edge, add_noise(curved_edge((100, 100), 5.0, 1.0, 0.4), 200, rng))
+        wide = quiet(mtf_slanted_edge, add_noise(curved_edge((100, 100), 5.0, 3.0, 0.4), 200, rng))
+        assert not sharp.quality["straight"] and wide.quality["straight"], wide.warnings
+        assert wide.quality["edge_fit_rms"] > 3 * wide.quality["edge_fit_rms_expected"]  # the bend is seen
+        assert wide.f50 == pytest.approx(edge_true_crossing(0.5, 3.0, 5.0), rel=4e-3)
 
 
 def test_an_edge_too_weak_to_locate_is_flagged():
@@ -785,3 +802,26 @@ def test_plot_saves_the_documented_file_and_returns_the_curve(tmp_path, method):
 def test_estimator_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MTFEstimator(slanted_edge((60, 60), 5.0, 1.0), **kwargs)
+
+
+def test_holder_edge_of_an_x_ray_projection_is_not_called_bent():
+    """The machined holder edge of a real X-ray projection (tests/data/real_savu_i12_sinogram.npz,
+    the roi of tests/test_real_data.py), 0.47 degrees from a column, 2.3 px wide.
+
+    Its rows scatter 0.111 px about the line where the white pixel noise explains 0.06 px (the
+    bright side's noise is correlated, 0.8 between neighbouring columns); the 0.09-px excess smears
+    this LSF by 0.09^2 / (2 * 2.3^2) = 0.08 % of f50, below the straightness threshold (0.05 px
+    per px of width), so only the no-slant warnings (aliased) remain.
+    """
+    from pathlib import Path
+
+    with np.load(Path(__file__).parent / "data" / "real_savu_i12_sinogram.npz") as f:
+        raw, dark, flat = f["projection0"], f["dark"], f["flat"]
+    t = (raw.astype(np.float32) - dark) / np.maximum(flat - dark, 1.0)
+    res = quiet(mtf_slanted_edge, t[80:134, 15:65])
+    q = res.quality
+    assert abs(res.angle_deg) < 1.0 and q["aliased"]
+    assert q["straight"] and q["locatable"]
+    assert q["edge_fit_rms"] > q["edge_fit_rms_expected"]  # the excess is there, but too small to matter
+    assert not any("not straight" in w for w in res.warnings)
+    _recorded(res, "aliased")
