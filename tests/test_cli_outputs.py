@@ -385,3 +385,165 @@ def test_split_refuses_repeated_angles_and_warns_on_radians(work):
     assert doc["runs"][0]["warnings"] == [proc.stderr.strip()[len("Warning: "):]]
     proc = run("split", "sino.npy", "--theta", "0:180", "--apod-width", "5", "--json", cwd=work)
     assert proc.stderr == ""  # degrees: no warning
+
+
+# ----------------------------------------------------------------------------- a user's HDF5 file is never deleted
+
+def _dataset_digest(path: Path, name: str) -> str:
+    with h5py.File(path, "r") as h5:
+        return hashlib.sha256(np.ascontiguousarray(h5[name][()]).tobytes()).hexdigest()
+
+
+def _disk_full_on(real, victim: str):
+    """``real`` that raises toupy.io.DiskFullError for the file named ``victim``."""
+    from toupy.io import DiskFullError
+
+    def write(path, *args, **kwargs):
+        if Path(path).name == victim:
+            raise DiskFullError(path, "no space left on the device")
+        return real(path, *args, **kwargs)
+
+    return write
+
+
+def test_failed_run_removes_only_the_map_it_added_to_an_existing_hdf5_file(work, monkeypatch, capsys):
+    """The map goes into the user's OUT/LocalFSC_resmap.h5 (holding /entry/raw); the JSON then finds the
+    disk full: the file stays, /entry/raw is unchanged, the added /data is gone, the error is printed as is."""
+    import toupy._cli_common as common
+    from toupy.io import DiskFullError
+
+    monkeypatch.chdir(work)
+    (work / "OUT").mkdir()
+    target = work / "OUT" / "LocalFSC_resmap.h5"
+    raw = np.random.default_rng(11).standard_normal((16, 16)).astype(np.float32)
+    write_image(f"{target}:/entry/raw", raw, pixel_size=PIXEL)
+    digest = _dataset_digest(target, "/entry/raw")
+    monkeypatch.setattr(common, "_write_bytes", _disk_full_on(common._write_bytes, "localfsc.json"))
+    code, err = _main(["localfsc", "A.tif", "B.tif", "--box-size", "16", "--map-format", "h5", "--out", "OUT"],
+                      monkeypatch, capsys)
+    message = str(DiskFullError(Path("OUT") / "localfsc.json", "no space left on the device"))
+    assert code == 2 and err.strip().splitlines() == [f"Error: {message}"], err
+    assert target.is_file()
+    with h5py.File(target, "r") as h5:
+        names = []
+        h5.visit(names.append)
+    assert sorted(names) == ["entry", "entry/raw"]
+    assert _dataset_digest(target, "/entry/raw") == digest
+    # the figure written before the JSON is removed: it was the run's own new file
+    assert sorted(p.name for p in (work / "OUT").iterdir()) == ["LocalFSC_resmap.h5"]
+
+
+def test_successful_run_adds_its_map_to_an_existing_hdf5_file(work):
+    out = work / "OUT"
+    out.mkdir()
+    raw = np.arange(64, dtype=np.float32).reshape(8, 8)
+    write_image(f"{out / 'LocalFSC_resmap.h5'}:/entry/raw", raw)
+    digest = _dataset_digest(out / "LocalFSC_resmap.h5", "/entry/raw")
+    run("localfsc", "A.tif", "B.tif", "--box-size", "16", "--map-format", "h5", "--out", out, cwd=work)
+    with h5py.File(out / "LocalFSC_resmap.h5", "r") as h5:
+        assert h5["data"].shape == (64, 64)
+    assert _dataset_digest(out / "LocalFSC_resmap.h5", "/entry/raw") == digest
+
+
+def test_map_into_the_hdf5_file_the_halves_come_from_is_refused(work):
+    """h5py cannot open the inputs' file for writing while they are read: refused, the file named."""
+    out = work / "OUT"
+    out.mkdir()
+    target = out / "LocalFSC_resmap.h5"
+    rng = np.random.default_rng(2)
+    for name, half in zip(("half1", "half2"), _pair(rng)):
+        write_image(f"{target}:/entry/{name}", half, pixel_size=PIXEL)
+    before = _digests(work)
+    proc = run("localfsc", f"{target}:/entry/half1", f"{target}:/entry/half2", "--box-size", "16",
+               "--map-format", "h5", "--out", out, cwd=work, expect=2)
+    _refused(proc, str(target), "same file")
+    assert _digests(work) == before
+
+
+# ----------------------------------------------------------------------------- messages name files, not parameters
+
+def test_estimator_errors_name_the_file_and_its_role(work):
+    bad = np.random.default_rng(4).standard_normal((64, 64)).astype(np.float32)
+    bad[3, 5] = np.nan
+    np.save(work / "half2.npy", bad)
+    proc = run("frc", "A.tif", "half2.npy", "--out", "OUT", cwd=work, expect=2)
+    line = _refused(proc, "half2.npy (half 2): contains NaN")
+    assert "img2" not in line and "img1" not in line
+    assert not (work / "OUT").exists()
+
+
+def test_vmin_above_vmax_is_refused_before_computing(work):
+    for order in (("--vmin", "5", "--vmax", "1"), ("--vmax", "1", "--vmin", "5")):
+        proc = run("localfsc", "A.tif", "B.tif", *order, "--out", "OUT", cwd=work, expect=2)
+        _refused(proc, "--vmin 5 must be below --vmax 1")
+    assert not (work / "OUT").exists()
+
+
+# ----------------------------------------------------------------------------- defaults and records
+
+def test_default_apod_width_is_narrowed_on_a_small_volume_and_recorded(tmp_path):
+    """32³ halves: the default 20-px edge does not fit; the estimator narrows it to 32 // 4 = 8 and warns."""
+    rng = np.random.default_rng(8)
+    signal = rng.standard_normal((32, 32, 32))
+    for name in ("v1", "v2"):
+        np.save(tmp_path / f"{name}.npy", (signal + rng.standard_normal(signal.shape)).astype(np.float32))
+    proc = run("fsc", "v1.npy", "v2.npy", "--json", cwd=tmp_path)
+    entry = json.loads(proc.stdout)["runs"][0]
+    assert entry["parameters"]["apod_width"] == 8
+    narrowed = [w for w in entry["warnings"] if "apod_width" in w and "narrowed" in w]
+    assert len(narrowed) == 1, entry["warnings"]
+    assert narrowed[0] in " ".join(proc.stderr.split())
+    # an explicit width that does not fit is still an error naming the option
+    proc = run("fsc", "v1.npy", "v2.npy", "--apod-width", "20", cwd=tmp_path, expect=2)
+    _refused(proc, "--apod-width")
+
+
+def test_clean_default_apod_width_gives_no_warning(work):
+    proc = run("frc", "A.tif", "B.tif", "--json", cwd=work)
+    entry = json.loads(proc.stdout)["runs"][0]
+    assert entry["parameters"]["apod_width"] == 20 and entry["warnings"] == [] and proc.stderr == ""
+
+
+def test_report_and_json_record_the_command_given_to_click(work, monkeypatch, capsys):
+    """In-process (as under pytest) the command is click's arguments, not the host's sys.argv."""
+    import html
+
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sys, "argv", ["host-program", "--unrelated"])
+    code, _ = _main(["frc", "A.tif", "B.tif", "--out", "OUT", "--report", "r.html"], monkeypatch, capsys)
+    assert code == 0
+    expected = "toupy-resolution frc A.tif B.tif --out OUT --report r.html"
+    assert json.loads((work / "OUT" / "frc.json").read_text())["command_line"] == expected
+    assert f"command: <code>{html.escape(expected)}</code>" in (work / "r.html").read_text()
+
+
+def test_decorr_options_reach_the_estimator_and_the_json(work):
+    """The flags give the library's numbers for the same options (its own tests check those numbers)."""
+    from toupy.resolution._decorr import decorrelation_resolution
+
+    rng = np.random.default_rng(9)
+    frequencies = np.meshgrid(np.fft.fftfreq(96), np.fft.fftfreq(96), indexing="ij", sparse=True)
+    blurred = np.fft.ifft2(np.fft.fft2(rng.standard_normal((96, 96)))
+                           * np.exp(-2 * np.pi**2 * 2.0**2 * sum(f**2 for f in frequencies))).real
+    image = (5.0 + blurred / blurred.std() + 0.3 * rng.standard_normal((96, 96))).astype(np.float32)
+    np.save(work / "image.npy", image)
+    options = dict(keep_mean=False, crop_first=True, spread_px=3)
+    proc = run("decorr", "image.npy", "--no-keep-mean", "--crop-first", "--spread-px", "3", "--json", cwd=work)
+    entry = json.loads(proc.stdout)["runs"][0]
+    assert {k: entry["parameters"][k] for k in options} == options
+    reference = decorrelation_resolution(image, **options)
+    assert np.isfinite(reference.kc_max) and np.isfinite(reference.kc_spread)
+    assert entry["result"]["kc_max"] == pytest.approx(reference.kc_max, rel=1e-9)
+    assert entry["result"]["kc_spread"] == pytest.approx(reference.kc_spread, rel=1e-9, abs=1e-12)
+    default = json.loads(run("decorr", "image.npy", "--json", cwd=work).stdout)["runs"][0]
+    assert {k: default["parameters"][k] for k in options} == {"keep_mean": True, "crop_first": False, "spread_px": 2}
+    assert default["result"]["kc_max"] == pytest.approx(decorrelation_resolution(image).kc_max, rel=1e-9)
+
+
+def test_demo_rerun_into_the_same_folder_replaces_its_files(tmp_path):
+    out = tmp_path / "demo"
+    first = run("demo", "--out", out, "--size", "128", "--slices", "16", cwd=tmp_path)
+    runs_before = json.loads((out / "summary.json").read_text())["runs"]
+    second = run("demo", "--out", out, "--size", "128", "--slices", "16", cwd=tmp_path)
+    assert second.stdout == first.stdout  # seeded: the same numbers
+    assert json.loads((out / "summary.json").read_text())["runs"][0]["result"] == runs_before[0]["result"]

@@ -202,6 +202,8 @@ def os_error_text(exc: OSError, path=None) -> str:
         return f"{prefix}the disk is full ({exc.strerror or 'no space left on device'}); free some space " \
                "or choose another folder"
     text = exc.strerror if exc.strerror and name else one_line(exc)
+    if name and text.startswith(f"{name}:"):
+        return text  # the library's message names the file already
     return f"{prefix}{text}"
 
 

@@ -272,8 +272,10 @@ def _experiment(session, files, step, *, n, n_slices, seed, pixel_size) -> None:
             "ssnr": (pair, lambda: runs.correlation("ssnr", even, odd, pixel, apod_width=apod)),
             "randomfsc": (pair, lambda: runs.randomfsc(even, odd, pixel, apod_width=apod,
                                                        mask_spec=str(files["mask"]), random_seed=seed)),
-            "localfsc": (pair, lambda: runs.localfsc(even, odd, pixel, box_size=32, threshold="halfbit",
-                                                     mask_spec=str(files["mask"]), map_format="tif")),
+            # a box fits the thinnest volume --slices allows
+            "localfsc": (pair, lambda: runs.localfsc(even, odd, pixel, box_size=min(32, n_slices),
+                                                     threshold="halfbit", mask_spec=str(files["mask"]),
+                                                     map_format="tif")),
             "decorr": ([whole], lambda: runs.decorr(whole, pixel)),
             "localres": ([whole], lambda: runs.localres(
                 whole, pixel, mask_spec=str(files["mask"]), noise_method="mask",
