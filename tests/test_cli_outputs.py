@@ -547,3 +547,33 @@ def test_demo_rerun_into_the_same_folder_replaces_its_files(tmp_path):
     second = run("demo", "--out", out, "--size", "128", "--slices", "16", cwd=tmp_path)
     assert second.stdout == first.stdout  # seeded: the same numbers
     assert json.loads((out / "summary.json").read_text())["runs"][0]["result"] == runs_before[0]["result"]
+
+
+def test_split_warns_when_the_two_tomograms_are_not_independent(tmp_path, monkeypatch, capsys):
+    """Two identical tomograms (the reconstruction replaced by one returning the same slice twice): the
+    FSC's "not independent" warning reaches stderr and the JSON, naming the tomograms, not img1/img2."""
+    import toupy.resolution.FSCtools as tools
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(12)
+    np.save(tmp_path / "sino.npy", rng.standard_normal((64, 90)).astype(np.float32))
+    tomogram = rng.standard_normal((64, 64))
+    monkeypatch.setattr(tools, "compute_2tomograms", lambda *a, **k: (tomogram, tomogram.copy()))
+    from toupy.cli import main
+
+    monkeypatch.setenv("TOUPY_RESOLUTION_PROGRESS", "0")
+    with pytest.raises(SystemExit) as stop:
+        main(args=["split", "sino.npy", "--theta", "0:180", "--json"])
+    captured = capsys.readouterr()
+    assert stop.value.code == 0, captured.err
+    entry = json.loads(captured.out)["runs"][0]
+    dependent = [w for w in entry["warnings"] if "not independent" in w]
+    assert len(dependent) == 1 and dependent[0].startswith("The even- and odd-angle tomograms"), entry["warnings"]
+    assert "img1" not in dependent[0] and dependent[0] in " ".join(captured.err.split())
+
+
+def test_split_of_a_constant_sinogram_is_refused(tmp_path):
+    np.save(tmp_path / "flat.npy", np.full((64, 90), 3.0, np.float32))
+    proc = run("split", "flat.npy", "--theta", "0:180", "--out", "OUT", cwd=tmp_path, expect=2)
+    _refused(proc, "flat.npy (sinogram): is constant")
+    assert not (tmp_path / "OUT").exists()

@@ -406,6 +406,28 @@ def _check_angles(values, n_angles: int, source: str) -> np.ndarray:
     return values
 
 
+_TOMOGRAM_NAMES = (("img1 and img2", "the even- and odd-angle tomograms"),
+                   ("vol1 and vol2", "the even- and odd-angle tomograms"),
+                   ("img1", "the even-angle tomogram"), ("vol1", "the even-angle tomogram"),
+                   ("img2", "the odd-angle tomogram"), ("vol2", "the odd-angle tomogram"))
+
+
+@contextlib.contextmanager
+def _tomograms_named():
+    """Re-issue the FSC's warnings about ``img1``/``img2`` as warnings about the two tomograms."""
+    import re
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for item in caught:
+        text = str(item.message)
+        for name, meaning in _TOMOGRAM_NAMES:
+            text = re.sub(rf"(?<![\w-]){name}\b", meaning, text)
+        warnings.warn(text[:1].upper() + text[1:], item.category, stacklevel=3)
+
+
 def split(sinogram, pixel, *, theta=None, algorithm="FBP", filtertype="ram-lak", freqcutoff=1.0, circle=True,
           weight_angles=False, derivatives=False, calc_derivatives=False, threshold="halfbit", ring_thick=1,
           apod_width=None, window="circle", workers=None, tomogram_format="none") -> Outcome:
@@ -427,8 +449,10 @@ def split(sinogram, pixel, *, theta=None, algorithm="FBP", filtertype="ram-lak",
         weight_angles=weight_angles, derivatives=derivatives, calc_derivatives=calc_derivatives,
         workers=workers,
     )
-    result = fsc_function(recon1, recon2, threshold=threshold, ring_thick=ring_thick, apod_width=_apod(apod_width),
-                          window=window, workers=workers, **pixel_arguments(pixel))
+    with _tomograms_named():
+        result = fsc_function(recon1, recon2, threshold=threshold, ring_thick=ring_thick,
+                              apod_width=_apod(apod_width), window=window, workers=workers,
+                              **pixel_arguments(pixel))
     ndim = recon1.ndim
     name, label = _split_figure(ndim), ("FRC" if ndim == 2 else "FSC")
     maps = []
