@@ -323,7 +323,8 @@ def mtf_slanted_edge(
     # 2b. uneven illumination: map every row onto common levels, then refine the line on the mapped data.
     # The mapping assumes one straight edge: on a bent or unlocatable one it reshapes the ESF arbitrarily
     # (it moved f10 of a photograph's edge from 0.33 to 0.69), so it is then left out and only reported.
-    raw_expected = _expected_scatter(a, y, fit)
+    raw_along = _noise_along_edge(a, y, fit)
+    raw_expected = _expected_scatter(a, y, fit, along=raw_along)
     shape_ok = raw_expected <= _LOCATE_MAX_PX and _straightness(fit, raw_expected)
     a, fit, illumination = _even_illumination(a, y, fit) if shape_ok else (a, fit, _Illumination(False))
     skipped_trend = 0.0 if shape_ok else _level_trend(
@@ -362,7 +363,8 @@ def mtf_slanted_edge(
         )
     cnr = step / noise if noise > 0 else math.inf
     # scatter of the row centroids that the pixel noise explains (texture is not pixel noise)
-    rms_expected = _expected_scatter(a, y, fit, (noise_left, noise_right))
+    rms_expected = _expected_scatter(a, y, fit, (noise_left, noise_right),
+                                     along=False if illumination.corrected else raw_along)
 
     # 5. window; 6. LSF (two-tap difference of the ESF blended into its plateaus) and transform
     xm = x[:-1] + 0.5 * h
@@ -624,14 +626,16 @@ def _noise_along_edge(a: np.ndarray, y: np.ndarray, fit: dict) -> tuple[float, f
     return out[0], out[1]
 
 
-def _expected_scatter(a: np.ndarray, y: np.ndarray, fit: dict, bin_noise=None) -> float:
+def _expected_scatter(a: np.ndarray, y: np.ndarray, fit: dict, bin_noise=None, along=False) -> float:
     """RMS scatter of the row centroids that white pixel noise explains (px).
 
     Per side the smaller of the noise inside the ESF bins (``bin_noise``)
     and the noise of neighbouring pixels along the edge: a textured side
-    inflates the first, and texture is not pixel noise.
+    inflates the first, and texture is not pixel noise. ``along``: that
+    second noise when already measured on the same data and line.
     """
-    along = _noise_along_edge(a, y, fit)
+    if along is False:
+        along = _noise_along_edge(a, y, fit)
     if along is None:
         sides = bin_noise if bin_noise is not None else (0.0, 0.0)
     elif bin_noise is None:
