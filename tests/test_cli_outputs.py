@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -531,13 +532,18 @@ def test_decorr_options_reach_the_estimator_and_the_json(work):
     proc = run("decorr", "image.npy", "--no-keep-mean", "--crop-first", "--spread-px", "3", "--json", cwd=work)
     entry = json.loads(proc.stdout)["runs"][0]
     assert {k: entry["parameters"][k] for k in options} == options
-    reference = decorrelation_resolution(image, **options)
+    with warnings.catch_warnings(record=True):  # the library's warnings: compared with the JSON below
+        warnings.simplefilter("always")
+        reference = decorrelation_resolution(image, **options)
+        plain = decorrelation_resolution(image)
     assert np.isfinite(reference.kc_max) and np.isfinite(reference.kc_spread)
     assert entry["result"]["kc_max"] == pytest.approx(reference.kc_max, rel=1e-9)
     assert entry["result"]["kc_spread"] == pytest.approx(reference.kc_spread, rel=1e-9, abs=1e-12)
+    assert all(" ".join(w.split()) in entry["warnings"] for w in reference.warnings)
     default = json.loads(run("decorr", "image.npy", "--json", cwd=work).stdout)["runs"][0]
-    assert {k: default["parameters"][k] for k in options} == {"keep_mean": True, "crop_first": False, "spread_px": 2}
-    assert default["result"]["kc_max"] == pytest.approx(decorrelation_resolution(image).kc_max, rel=1e-9)
+    assert {k: default["parameters"][k] for k in options} == {"keep_mean": True, "crop_first": False,
+                                                               "spread_px": 2}
+    assert default["result"]["kc_max"] == pytest.approx(plain.kc_max, rel=1e-9)
 
 
 def test_demo_rerun_into_the_same_folder_replaces_its_files(tmp_path):
@@ -568,7 +574,8 @@ def test_split_warns_when_the_two_tomograms_are_not_independent(tmp_path, monkey
     assert stop.value.code == 0, captured.err
     entry = json.loads(captured.out)["runs"][0]
     dependent = [w for w in entry["warnings"] if "not independent" in w]
-    assert len(dependent) == 1 and dependent[0].startswith("The even- and odd-angle tomograms"), entry["warnings"]
+    assert len(dependent) == 1, entry["warnings"]
+    assert dependent[0].startswith("The even- and odd-angle tomograms")
     assert "img1" not in dependent[0] and dependent[0] in " ".join(captured.err.split())
 
 

@@ -151,7 +151,8 @@ def naming_inputs(names: dict):
         for name in FIRST_INPUT_NAMES + SECOND_INPUT_NAMES:
             if name in names:  # the other half named in the same sentence ("img1 and img2 differ")
                 rest = re.sub(rf"(?<![\w-]){name}\b", names[name], rest)
-        raise CLIError(f"{names[leading.group(1)]}: {rest}") from None
+        joint = " " if rest.startswith("and ") else ": "  # "A (half 1) and B (half 2) differ in shape"
+        raise CLIError(f"{names[leading.group(1)]}{joint}{rest}") from None
 
 
 def guard(function):
