@@ -32,6 +32,10 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
 }
 
+# The facades inherit a documented ``result`` attribute from two bases; Sphinx then finds two targets for the
+# name and picks one, which is right either way.
+suppress_warnings = ["ref.python"]
+
 html_theme = "pydata_sphinx_theme"
 html_title = "toupy.resolution"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}

@@ -276,8 +276,8 @@ def mtf_slanted_edge(
     larger ``oversample`` only with many rows: every bin needs samples.
     ``resolution_50 = pixel_size / f50`` is a *full period*.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from scipy.special import ndtr
     >>> rows, cols = np.mgrid[0:80, 0:80]

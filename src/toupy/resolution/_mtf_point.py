@@ -164,8 +164,8 @@ def mtf_point_source(
     are interpolated linearly in ``log(MTF)`` against ``f^2`` between rings,
     exact for a Gaussian MTF.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> rows, cols = np.mgrid[0:65, 0:65]
     >>> spot = np.exp(-((rows - 32.3) ** 2 + (cols - 31.8) ** 2) / (2 * 1.5**2))

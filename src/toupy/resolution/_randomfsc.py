@@ -148,7 +148,7 @@ class RandomFSCResult(ShellCurveViews):
 
     @property
     def shells(self) -> np.ndarray:
-        """Integer shell indices ``0 .. fnyquist``."""
+        """Integer shell indices, from 0 to ``fnyquist``."""
         return np.arange(self.fsc_obs.size)
 
     @property

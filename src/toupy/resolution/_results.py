@@ -200,7 +200,7 @@ class FSCResult(ShellCurveViews):
 
     @property
     def shells(self) -> np.ndarray:
-        """Integer shell indices ``0 .. fnyquist``."""
+        """Integer shell indices, from 0 to ``fnyquist``."""
         return np.arange(self.fsc.size)
 
     def summary(self) -> str:
