@@ -852,3 +852,14 @@ def test_bad_input():
     edge_only[0] = 1.0
     with pytest.raises(ValueError, match="apodisation"):
         decorrelation_resolution(edge_only, n_r=30, apod_width=5)
+
+
+def test_boolean_image_is_analysed_as_numbers():
+    """A binary image (e.g. a thresholded micrograph) gives the result of its 0/1 float image."""
+    rng = np.random.default_rng(3)
+    image = rng.random((64, 64)) > 0.5
+    from toupy.resolution import decorrelation_resolution
+
+    as_bool = decorrelation_resolution(image, spread_px=0)
+    as_float = decorrelation_resolution(image.astype(np.float32), spread_px=0)
+    assert as_bool.kc_max == as_float.kc_max

@@ -1276,6 +1276,8 @@ def decorrelation_resolution(
             "image must be real; decorrelation analysis is defined for real images "
             "(pass np.abs(x) or np.angle(x) of a complex reconstruction)"
         )
+    if array.dtype.kind == "b":  # a binary image holds numbers too; numpy refuses arithmetic on booleans
+        array = array.astype(np.float32)
     pixel_size = check_pixel_size(pixel_size)
     n_r = _check_min_int(n_r, "n_r", MIN_N_R, "the peak search needs at least 30 radii")
     n_g = _check_min_int(n_g, "n_g", MIN_N_G, "the high-pass ladder needs at least 5 filters")
