@@ -1,4 +1,4 @@
-"""Benchmark of our filtered back-projection (``toupy.tomo.tomo_recons``) against scikit-image.
+"""Benchmark of our filtered back-projection (``toupy.resolution.tomo.tomo_recons``) against scikit-image.
 
 Problem: one 1024 x 1024 slice from 1000 angles over 180 degrees, ramp filter,
 ``circle=True``. The sinogram is the exact Radon transform of the modified
@@ -65,13 +65,13 @@ for value, a, b, x0, y0, phi in E:
 """
 
 OURS_SETUP = SETUP + """
-from toupy.tomo import tomo_recons
+from toupy.resolution.tomo import tomo_recons
 tomo_recons(sinogram32[:64, :8], theta[:8]); tomo_recons(sinogram[:64, :8], theta[:8])  # numba cache
 """
 
 TWIN_SETUP = SETUP + """
-from toupy.tomo._filters import filter_projections
-from toupy.tomo._backproject import backproject
+from toupy.resolution.tomo._filters import filter_projections
+from toupy.resolution.tomo._backproject import backproject
 filtered = filter_projections(np.ascontiguousarray(sinogram.T), 'ram-lak', 1.0, False)
 """
 
@@ -86,7 +86,7 @@ from toupy.resolution.FSCtools import compute_2tomograms
 ACCURACY = SETUP + PHANTOM + """
 import json
 from skimage.transform import iradon
-from toupy.tomo import tomo_recons
+from toupy.resolution.tomo import tomo_recons
 disc = rows**2 + cols**2 <= (n // 2 - 2) ** 2
 def rel(x, y):
     return float(np.sqrt(np.mean((x - y)[disc] ** 2) / np.mean(y[disc] ** 2)))

@@ -25,9 +25,9 @@ from toupy.resolution.FSCtools import (  # noqa: E402
     compute_2tomograms_splitted,
     split_dataset,
 )
-from toupy.tomo import _backproject as backproject_internals  # noqa: E402
-from toupy.tomo import _recons as tomo_internals  # noqa: E402
-from toupy.tomo import tomo_recons  # noqa: E402
+from toupy.resolution.tomo import _backproject as backproject_internals  # noqa: E402
+from toupy.resolution.tomo import _recons as tomo_internals  # noqa: E402
+from toupy.resolution.tomo import tomo_recons  # noqa: E402
 
 N = 128
 MU = 0.02  # attenuation per unit of the phantom: line integrals up to 0.66

@@ -7,7 +7,7 @@ Bad input must give exit code 2, exactly one line on stderr, no traceback,
 no output file, and leave the input files untouched.
 
 The command is the installed console script ``toupy-resolution`` when it sits
-next to this Python, else ``python -m toupy.cli``: both paths run the same
+next to this Python, else ``python -m toupy.resolution.cli``: both paths run the same
 ``main``.
 """
 
@@ -30,14 +30,14 @@ tifffile = pytest.importorskip("tifffile")
 h5py = pytest.importorskip("h5py")
 pytest.importorskip("click")
 
-from toupy.io import parse_length, write_image  # noqa: E402
+from toupy.resolution.io import parse_length, write_image  # noqa: E402
 
 PIXEL = "28.6nm"
 
 
 def _command() -> list[str]:
     script = Path(sys.executable).with_name("toupy-resolution")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "toupy.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "toupy.resolution.cli"]
 
 
 def run(*args, cwd, env=None, expect=0):
@@ -209,7 +209,7 @@ def test_randomfsc_with_mask_and_seed(data, tmp_path):
 
 
 def test_localfsc_writes_map_with_pixel_size(data, tmp_path):
-    from toupy.io import read_image
+    from toupy.resolution.io import read_image
     from toupy.resolution._localfsc import local_fsc
 
     f = data["files"]

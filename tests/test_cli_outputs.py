@@ -30,14 +30,14 @@ pytest.importorskip("click")
 tifffile = pytest.importorskip("tifffile")
 h5py = pytest.importorskip("h5py")
 
-from toupy.io import parse_length, write_image  # noqa: E402
+from toupy.resolution.io import parse_length, write_image  # noqa: E402
 
 PIXEL = parse_length("28.6nm")
 
 
 def _command() -> list[str]:
     script = Path(sys.executable).with_name("toupy-resolution")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "toupy.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "toupy.resolution.cli"]
 
 
 def _environment() -> dict:
@@ -192,7 +192,7 @@ def test_clean_run_writes_exactly_the_planned_files_and_no_lock(work):
 
 def _main(args, monkeypatch, capsys):
     """Run the command line in this process (so a writer can be replaced); exit code and stderr."""
-    from toupy.cli import main
+    from toupy.resolution.cli import main
 
     monkeypatch.setenv("TOUPY_RESOLUTION_PROGRESS", "0")
     with pytest.raises(SystemExit) as stop:
@@ -212,7 +212,7 @@ def _full_disk(real, victim: str):
 
 
 def test_full_disk_removes_the_files_and_the_folder_it_created(work, monkeypatch, capsys):
-    import toupy._cli_common as common
+    import toupy.resolution._cli_common as common
 
     monkeypatch.chdir(work)
     before = _digests(work)
@@ -227,7 +227,7 @@ def test_full_disk_removes_the_files_and_the_folder_it_created(work, monkeypatch
 
 
 def test_full_disk_on_a_map_keeps_an_existing_folder_as_it_was(work, monkeypatch, capsys):
-    import toupy.io
+    import toupy.resolution.io
 
     monkeypatch.chdir(work)
     (work / "OUT").mkdir()
@@ -235,7 +235,7 @@ def test_full_disk_on_a_map_keeps_an_existing_folder_as_it_was(work, monkeypatch
     image = np.random.default_rng(5).standard_normal((48, 48)).astype(np.float32)
     write_image(work / "map.npy", image, pixel_size=PIXEL)
     before = _digests(work)
-    monkeypatch.setattr(toupy.io, "write_image", _full_disk(toupy.io.write_image, "LocalResolution_map.npy"))
+    monkeypatch.setattr(toupy.resolution.io, "write_image", _full_disk(toupy.resolution.io.write_image, "LocalResolution_map.npy"))
     code, err = _main(["localres", "map.npy", "--out", "OUT", "--sigma-noise", "1"], monkeypatch, capsys)
     assert code == 2 and "OUT/LocalResolution_map.npy" in err and "disk is full" in err, err
     assert _digests(work) == before
@@ -243,12 +243,12 @@ def test_full_disk_on_a_map_keeps_an_existing_folder_as_it_was(work, monkeypatch
 
 
 def test_full_disk_on_the_report_removes_nested_folders(work, monkeypatch, capsys):
-    import toupy._report
+    import toupy.resolution._report
 
     monkeypatch.chdir(work)
     before = _digests(work)
-    real = toupy._report.write_report
-    monkeypatch.setattr(toupy._report, "write_report", lambda path, *a, **k: _full_disk(real, "r.html")(path, *a, **k))
+    real = toupy.resolution._report.write_report
+    monkeypatch.setattr(toupy.resolution._report, "write_report", lambda path, *a, **k: _full_disk(real, "r.html")(path, *a, **k))
     code, err = _main(["fsc", "A.tif", "B.tif", "--out", "new/OUT", "--report", "new/OUT/sub/r.html"],
                       monkeypatch, capsys)
     assert code == 2 and "new/OUT/sub/r.html: the disk is full" in err, err
@@ -276,7 +276,7 @@ def test_input_error_creates_no_output_folder(work):
 _RUNNER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    import toupy._cli_common as common
+    import toupy.resolution._cli_common as common
 
     role, own, other, *args = sys.argv[1:]
     if role == "first":
@@ -302,7 +302,7 @@ _RUNNER = textwrap.dedent("""
             Path(own).touch()
             return real_make(folder)
         common._make_folder = make
-    from toupy.cli import main
+    from toupy.resolution.cli import main
     main(args=args)
 """)
 
@@ -396,8 +396,8 @@ def _dataset_digest(path: Path, name: str) -> str:
 
 
 def _disk_full_on(real, victim: str):
-    """``real`` that raises toupy.io.DiskFullError for the file named ``victim``."""
-    from toupy.io import DiskFullError
+    """``real`` that raises toupy.resolution.io.DiskFullError for the file named ``victim``."""
+    from toupy.resolution.io import DiskFullError
 
     def write(path, *args, **kwargs):
         if Path(path).name == victim:
@@ -410,8 +410,8 @@ def _disk_full_on(real, victim: str):
 def test_failed_run_removes_only_the_map_it_added_to_an_existing_hdf5_file(work, monkeypatch, capsys):
     """The map goes into the user's OUT/LocalFSC_resmap.h5 (holding /entry/raw); the JSON then finds the
     disk full: the file stays, /entry/raw is unchanged, the added /data is gone, the error is printed as is."""
-    import toupy._cli_common as common
-    from toupy.io import DiskFullError
+    import toupy.resolution._cli_common as common
+    from toupy.resolution.io import DiskFullError
 
     monkeypatch.chdir(work)
     (work / "OUT").mkdir()
@@ -565,7 +565,7 @@ def test_split_warns_when_the_two_tomograms_are_not_independent(tmp_path, monkey
     np.save(tmp_path / "sino.npy", rng.standard_normal((64, 90)).astype(np.float32))
     tomogram = rng.standard_normal((64, 64))
     monkeypatch.setattr(tools, "compute_2tomograms", lambda *a, **k: (tomogram, tomogram.copy()))
-    from toupy.cli import main
+    from toupy.resolution.cli import main
 
     monkeypatch.setenv("TOUPY_RESOLUTION_PROGRESS", "0")
     with pytest.raises(SystemExit) as stop:

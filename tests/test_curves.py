@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 import pytest
 
-from toupy.io._curves import angstrom_per_pixel, fsc_emdb_xml_text, fsc_star_text
+from toupy.resolution.io._curves import angstrom_per_pixel, fsc_emdb_xml_text, fsc_star_text
 from toupy.resolution import fsc, phase_randomized_fsc
 
 starfile = pytest.importorskip("starfile")

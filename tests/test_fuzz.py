@@ -4,7 +4,7 @@ Readers get random bytes, valid files truncated at a random length and
 valid files with random bytes of their header overwritten, in every format
 (TIFF, HDF5, MRC, NPY, EDF). Each must either read (and then give the values
 written, or at least a numeric array of two or more dimensions), or raise
-:class:`toupy.io.FileFormatError` (a ``ValueError``) with one line naming the
+:class:`toupy.resolution.io.FileFormatError` (a ``ValueError``) with one line naming the
 file. Nothing else: no other exception, no ``MemoryError`` for a header that
 promises more than the file holds, no crash; and the file is never modified.
 
@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import _hostile_cases as hc  # noqa: E402
-from toupy.io import read_image  # noqa: E402
+from toupy.resolution.io import read_image  # noqa: E402
 
 FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])

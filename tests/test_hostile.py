@@ -35,8 +35,8 @@ pytest.importorskip("fabio")
 from click.testing import CliRunner  # noqa: E402
 
 import _hostile_cases as hc  # noqa: E402
-from toupy.cli import main  # noqa: E402
-from toupy.io import FileFormatError, read_image, write_image  # noqa: E402
+from toupy.resolution.cli import main  # noqa: E402
+from toupy.resolution.io import FileFormatError, read_image, write_image  # noqa: E402
 from toupy.resolution import ResolutionWarning  # noqa: E402
 
 ESTIMATORS = hc.estimators()
@@ -734,7 +734,7 @@ def _limits():  # pragma: no cover - runs in the child
 
 def _command() -> list[str]:
     script = Path(sys.executable).with_name("toupy-resolution")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "toupy.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "toupy.resolution.cli"]
 
 
 def shell(box: Box, *args, timeout: float = 120):

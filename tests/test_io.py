@@ -1,4 +1,4 @@
-"""toupy.io: units, reading every format with its pixel size, atomic writers, damaged files.
+"""toupy.resolution.io: units, reading every format with its pixel size, atomic writers, damaged files.
 
 Every file here is made by the test itself with the format's own library
 (tifffile, h5py, mrcfile, fabio, zarr, numpy), so the provenance of each
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toupy.io import FileFormatError, PixelSize, parse_length, read_image, write_image
+from toupy.resolution.io import FileFormatError, PixelSize, parse_length, read_image, write_image
 
 tifffile = pytest.importorskip("tifffile")
 h5py = pytest.importorskip("h5py")
@@ -365,7 +365,7 @@ def test_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path, monkeypatc
     def explode(*args, **kwargs):
         raise Boom("disk full")
 
-    import toupy.io._writers as writers
+    import toupy.resolution.io._writers as writers
 
     monkeypatch.setattr(writers.np, "save", explode)
     monkeypatch.setattr(tifffile, "imwrite", explode)

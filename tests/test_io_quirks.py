@@ -1,4 +1,4 @@
-"""toupy.io on files as other programs write them: quirks, byte orders, short data.
+"""toupy.resolution.io on files as other programs write them: quirks, byte orders, short data.
 
 Each file is generated here so that it carries exactly one quirk of a real
 writer (an MRC machine stamp left at zero, a big-endian ImageJ TIFF, an EDF
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toupy.io import FileFormatError, read_image, write_image, parse_length
+from toupy.resolution.io import FileFormatError, read_image, write_image, parse_length
 from toupy.resolution._checks import ResolutionWarning
 
 tifffile = pytest.importorskip("tifffile")
@@ -213,7 +213,7 @@ def test_old_nexus_signal_attribute_on_the_dataset(tmp_path):
 # ----------------------------------------------------------------------------- warnings and closed images
 
 def test_library_warnings_reach_the_user_as_one_package_line(tmp_path, monkeypatch, volume):
-    import toupy.io._readers as readers
+    import toupy.resolution.io._readers as readers
 
     np.save(tmp_path / "v.npy", volume)
     original = readers._READERS["npy"]

@@ -1,4 +1,4 @@
-"""toupy.io.write_image: adding to HDF5 files, full disks, killed runs, bad arguments.
+"""toupy.resolution.io.write_image: adding to HDF5 files, full disks, killed runs, bad arguments.
 
 The known answers are bytes: the SHA-256 of every object of an HDF5 file (data
 and attributes) before and after a dataset is added, the bytes of a target
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toupy.io import DiskFullError, FileFormatError, parse_length, read_image, write_image
-from toupy.io import _atomic
+from toupy.resolution.io import DiskFullError, FileFormatError, parse_length, read_image, write_image
+from toupy.resolution.io import _atomic
 
 h5py = pytest.importorskip("h5py")
 tifffile = pytest.importorskip("tifffile")
@@ -266,7 +266,7 @@ def small_disk():
 def test_a_real_full_disk(small_disk, monkeypatch, name, compress, checked):
     """1.9 MiB of noise on a 1 MiB disk: one DiskFullError, nothing left, all the space given back.
     Unchecked, the free-space test is skipped, so the error comes from the write itself."""
-    import toupy.io._writers as writers
+    import toupy.resolution.io._writers as writers
 
     if not checked:
         monkeypatch.setattr(writers, "check_free_space", lambda *args: None)
@@ -285,7 +285,7 @@ import os, signal, sys
 import numpy as np
 if sys.argv[2] == "named":
     del os.O_TMPFILE                      # a platform without anonymous files
-from toupy.io import write_image
+from toupy.resolution.io import write_image
 
 def dying(stream, *args, **kwargs):
     stream.write(b"half of an array" * 1000)

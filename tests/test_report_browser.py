@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from toupy.cli import main
+from toupy.resolution.cli import main
 
 webdriver = pytest.importorskip("selenium.webdriver")
 

@@ -1,4 +1,4 @@
-"""Filtered back-projection and SART of ``toupy.tomo.tomo_recons``.
+"""Filtered back-projection and SART of ``toupy.resolution.tomo.tomo_recons``.
 
 Known answers used here:
 
@@ -29,9 +29,9 @@ skimage = pytest.importorskip("skimage")
 from skimage.data import shepp_logan_phantom  # noqa: E402
 from skimage.transform import iradon, radon, rescale  # noqa: E402
 
-from toupy.tomo import tomo_recons  # noqa: E402
-from toupy.tomo import _backproject, _filters  # noqa: E402
-from toupy.tomo._recons import DEFAULTS, validate_params  # noqa: E402
+from toupy.resolution.tomo import tomo_recons  # noqa: E402
+from toupy.resolution.tomo import _backproject, _filters  # noqa: E402
+from toupy.resolution.tomo._recons import DEFAULTS, validate_params  # noqa: E402
 
 N = 128
 FILTERS = [("ram-lak", "ramp"), ("shepp-logan", "shepp-logan"), ("cosine", "cosine"),
@@ -390,7 +390,7 @@ def test_not_an_array_is_a_type_error():
 
 
 def test_finite_check_without_false_alarms():
-    from toupy.tomo._recons import _all_finite
+    from toupy.resolution.tomo._recons import _all_finite
 
     huge = np.full((4, 6), 1e308)  # finite, but its sum overflows
     assert _all_finite(huge)

@@ -21,7 +21,7 @@ How to re-run it (Debian/Ubuntu, Python 3.11)
    ``numpy<2`` (1.26.4) gave bit-identical inputs, windows and indices, and
    FSC curves within 2e-7.)
 
-2. An OpenCL ICD, so that ``silx.opencl`` (imported by ``toupy.tomo`` when
+2. An OpenCL ICD, so that ``silx.opencl`` (imported by ``toupy.resolution.tomo`` when
    ``toupy`` is imported) finds a platform::
 
        apt-get install -y pocl-opencl-icd

@@ -7,7 +7,7 @@ threshold (the default of the FSC classes) is the one meant for such halves.
 
 Sinograms use toupy's layout ``[detector pixel, angle]`` (angles in degrees),
 or ``[slice, detector pixel, angle]`` for a stack of slices; the
-reconstruction is :func:`toupy.tomo.tomo_recons`, and ``**params`` are its
+reconstruction is :func:`toupy.resolution.tomo.tomo_recons`, and ``**params`` are its
 parameters (``algorithm``, ``filtertype``, ``freqcutoff``, ``circle``,
 ``weight_angles``, ``derivatives``, ``calc_derivatives``, ..., ``workers``).
 
@@ -32,9 +32,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-# the module, not its names: toupy.tomo imports helpers of this package, so its
+# the module, not its names: toupy.resolution.tomo imports helpers of this package, so its
 # attributes may not exist yet while the two packages initialise each other
-from ..tomo import _recons as _tomo
+from .tomo import _recons as _tomo
 from ._checks import warn_assumption
 from ._correlation import default_workers
 from ._validate import work_dtype
@@ -156,7 +156,7 @@ def compute_2tomograms(sinogram, theta, **params):
     theta : ndarray
         A 1-dimensional array of thetas (degrees).
     **params
-        Parameters of :func:`toupy.tomo.tomo_recons`; missing keys take its
+        Parameters of :func:`toupy.resolution.tomo.tomo_recons`; missing keys take its
         defaults (FBP, ``'ram-lak'``, ``freqcutoff=1``, ``circle=True``),
         unknown keys raise ``ValueError``.
 
@@ -217,7 +217,7 @@ def compute_2tomograms_splitted(sinogram1, sinogram2, theta1, theta2, **params):
     theta2 : ndarray
         A 1-dimensional array of thetas for sinogram2 (degrees).
     **params
-        Parameters of :func:`toupy.tomo.tomo_recons`.
+        Parameters of :func:`toupy.resolution.tomo.tomo_recons`.
 
     Returns
     -------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from toupy.io._atomic import atomic_stream
+from toupy.resolution.io._atomic import atomic_stream
 
 __all__ = ["atomic_write"]
 
@@ -18,7 +18,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, overwrite: bool =
     the run is killed), else ``.<name>.<pid>.<hex>.toupy-part`` in the same
     folder, removed by a later write once stale. On any error (including
     KeyboardInterrupt) nothing is left and ``path`` is as it was; a full disk
-    raises :class:`toupy.io.DiskFullError` naming ``path``. The file gets the
+    raises :class:`toupy.resolution.io.DiskFullError` naming ``path``. The file gets the
     usual permissions (``0666`` minus the umask).
     """
     with atomic_stream(path, mode, overwrite=overwrite) as stream:

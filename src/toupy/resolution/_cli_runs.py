@@ -1,9 +1,9 @@
 """One function per estimator: opened files in, an :class:`Outcome` out.
 
 These are the only places where the command line calls the library; the
-subcommands (:mod:`toupy.cli`) and the demo (:mod:`toupy._cli_demo`) share
+subcommands (:mod:`toupy.resolution.cli`) and the demo (:mod:`toupy.resolution._cli_demo`) share
 them, so the demo exercises exactly what a user runs. Each function takes
-:class:`toupy.io.ImageFile` inputs and the chosen pixel size, calls the
+:class:`toupy.resolution.io.ImageFile` inputs and the chosen pixel size, calls the
 estimator's functional API with the given parameters, draws the documented
 figure, and returns the result with the figure as PNG bytes, any map to
 write, the parameters as run, and a title.
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toupy._cli_common import CLIError, RunNames, figure_png, in_memory, load, open_input, pixel_arguments
+from toupy.resolution._cli_common import CLIError, RunNames, figure_png, in_memory, load, open_input, pixel_arguments
 
 __all__ = [
     "Outcome", "correlation", "randomfsc", "localfsc", "localres", "decorr", "mtf", "split", "read_angles", "map_name", "slicer",
@@ -365,7 +365,7 @@ def read_angles(spec: str | None, sinogram) -> tuple[np.ndarray, str]:
         if stop == start:
             raise CLIError(f"--theta {text}: START and STOP must differ")
         return np.linspace(start, stop, n_angles, endpoint=False), f"evenly spaced over [{start:g}, {stop:g})"
-    from toupy.io import split_spec
+    from toupy.resolution.io import split_spec
 
     path, inner = split_spec(text)
     if not path.exists():

@@ -47,7 +47,7 @@ def _temporary_path(path: Path):
 
     Kept for callers that open the path with h5py (HDF5 2 refuses the
     ``/proc/self/fd`` path of an anonymous file); new code uses
-    :func:`toupy.io._atomic.atomic_path` or :func:`write_image`.
+    :func:`toupy.resolution.io._atomic.atomic_path` or :func:`write_image`.
     """
     with atomic_path(Path(path), anonymous=False) as tmp:
         yield tmp
@@ -124,7 +124,7 @@ def write_image(
     Examples
     --------
     >>> import numpy as np, tempfile, os
-    >>> from toupy.io import write_image, read_image, parse_length
+    >>> from toupy.resolution.io import write_image, read_image, parse_length
     >>> target = os.path.join(tempfile.mkdtemp(), "resmap.h5:/local_resolution")
     >>> _ = write_image(target, np.ones((8, 8), np.float32), pixel_size=parse_length("2.1A"))
     >>> read_image(target).pixel_size.value
@@ -139,7 +139,7 @@ def write_image(
         raise FileFormatError(f"{file}: only HDF5 files take ':/dataset' after the name")
     data = _checked_array(array)
     if pixel_size is not None and not isinstance(pixel_size, PixelSize):
-        raise TypeError(f"pixel_size must be a toupy.io.PixelSize (see parse_length); got {type(pixel_size).__name__}")
+        raise TypeError(f"pixel_size must be a toupy.resolution.io.PixelSize (see parse_length); got {type(pixel_size).__name__}")
     attrs = _checked_attrs(attrs)
     if fmt == "hdf5":
         _write_hdf5(file, inner or "/data", data, pixel_size, attrs, compress=compress, overwrite=overwrite)

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..resolution._correlation import default_workers
-from ..resolution._progress import progress
-from ..resolution._validate import work_dtype
+from .._correlation import default_workers
+from .._progress import progress
+from .._validate import work_dtype
 from ._backproject import backproject
 from ._filters import (
     angle_weights,
@@ -341,7 +341,7 @@ def tomo_recons(sinogram, theta, **params) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from toupy.tomo import tomo_recons
+    >>> from toupy.resolution.tomo import tomo_recons
     >>> n = 64
     >>> theta = np.linspace(0, 180, 90, endpoint=False)
     >>> r = np.arange(n) - n // 2

@@ -264,7 +264,7 @@ def read_image(spec, *, metadata: bool = True) -> ImageFile:
     Examples
     --------
     >>> import numpy as np, tempfile, os
-    >>> from toupy.io import read_image, write_image, parse_length
+    >>> from toupy.resolution.io import read_image, write_image, parse_length
     >>> folder = tempfile.mkdtemp()
     >>> path = os.path.join(folder, "slice.tif")
     >>> _ = write_image(path, np.zeros((64, 64), np.float32), pixel_size=parse_length("28.6nm"))
@@ -332,7 +332,7 @@ def _library_warnings(path: Path):
 
 
 def _package_warning():
-    # imported here: toupy.resolution is heavy and toupy.io must stay light to import
+    # imported here: toupy.resolution is heavy and toupy.resolution.io must stay light to import
     from toupy.resolution._checks import ResolutionWarning
 
     return ResolutionWarning

@@ -189,7 +189,7 @@ def render_report(runs: Sequence[ReportRun], *, title: str = "toupy-resolution r
 
 def write_report(path, runs: Sequence[ReportRun], **kwargs) -> None:
     """Write :func:`render_report` to ``path`` atomically (complete under its name or not at all)."""
-    from toupy.io._atomic import atomic_stream
+    from toupy.resolution.io._atomic import atomic_stream
 
     text = render_report(runs, **kwargs)
     with atomic_stream(path, "wb") as stream:

@@ -77,7 +77,7 @@ class PixelSize:
 
     Examples
     --------
-    >>> from toupy.io import parse_length
+    >>> from toupy.resolution.io import parse_length
     >>> p = parse_length("2.1A")
     >>> p.value, p.unit, round(p.to("nm"), 3)
     (2.1, 'Å', 0.21)
@@ -152,7 +152,7 @@ def parse_length(text, *, name: str = "pixel size", source: str = "") -> PixelSi
 
     Examples
     --------
-    >>> from toupy.io import parse_length
+    >>> from toupy.resolution.io import parse_length
     >>> str(parse_length("28.6nm")), str(parse_length("0.5 um")), str(parse_length(6.5e-7))
     ('28.6 nm', '0.5 µm', '650 nm')
     """

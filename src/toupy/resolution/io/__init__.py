@@ -1,6 +1,6 @@
 """Read and write images and volumes with their pixel size.
 
->>> from toupy.io import read_image, write_image, parse_length
+>>> from toupy.resolution.io import read_image, write_image, parse_length
 
 * :func:`read_image` opens TIFF (and TIFF/EDF sequences), HDF5/NeXus/CXI
   (``'file.h5:/entry/data/data'``), MRC/MAP, EDF, NPY and zarr, lazily where the

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import click
 
-from toupy import _cli_runs as runs
-from toupy._cli_common import (
+from toupy.resolution import _cli_runs as runs
+from toupy.resolution._cli_common import (
     ARGV_KEY,
     THRESHOLD,
     WINDOW,
@@ -642,7 +642,7 @@ def demo(out, size, slices, seed):
     Phantom → projections with counting noise → even/odd angles → two
     tomograms → every estimator → figures, JSON and report.html in --out.
     """
-    from toupy._cli_demo import run_demo
+    from toupy.resolution._cli_demo import run_demo
 
     run_demo(out=out, size=size, slices=slices, seed=seed)
 

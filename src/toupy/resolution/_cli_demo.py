@@ -14,10 +14,10 @@
    is nearly the same inside and outside the sample, which the single-map
    local resolution needs (its noise level comes from the empty region).
 3. **Even/odd split and two tomograms** — :func:`toupy.resolution.FSCtools.compute_2tomograms`
-   (filtered back-projection of :mod:`toupy.tomo`), one volume per half.
+   (filtered back-projection of :mod:`toupy.resolution.tomo`), one volume per half.
 4. **Every estimator** — the half tomograms and a soft sample mask are
    written into ``<out>/data`` with their pixel size and read back with
-   :func:`toupy.io.read_image`, then analysed by the same code as the
+   :func:`toupy.resolution.io.read_image`, then analysed by the same code as the
    subcommands: FSC (3-D), FRC (central slice), SSNR, phase-randomised FSC with
    the mask, local FSC, decorrelation of the full tomogram (the average of the
    halves), local resolution of the full tomogram with whitened noise from
@@ -44,9 +44,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from toupy import _cli_runs as runs
-from toupy._cli_common import Run, Session, choose_pixel_size, collect_warnings, open_input
-from toupy.io import ImageFile
+from toupy.resolution import _cli_runs as runs
+from toupy.resolution._cli_common import Run, Session, choose_pixel_size, collect_warnings, open_input
+from toupy.resolution.io import ImageFile
 
 __all__ = ["run_demo", "phantom_sinograms", "phantom_slices", "ELLIPSOIDS"]
 
@@ -95,7 +95,7 @@ def phantom_sinograms(n: int, n_slices: int, theta_deg: np.ndarray) -> np.ndarra
     """Exact parallel projections ``[slice, detector, angle]`` of the phantom, in pixel units.
 
     Detector pixel ``j`` sees ``t = (j - n//2)`` pixels from the axis, with
-    the convention of :mod:`toupy.tomo` (``t = x cos θ - row sin θ``, rows
+    the convention of :mod:`toupy.resolution.tomo` (``t = x cos θ - row sin θ``, rows
     downwards), i.e. the Radon transform in coordinates with ``y`` upwards.
     """
     pixel = 1.0 / (_SCALE * n)  # one pixel in phantom units
@@ -205,7 +205,7 @@ def _plan(session: Session, files: dict, volume_shape: tuple, centre: int) -> No
 
 def run_demo(*, out: Path, size: int | None = None, slices: int | None = None, seed: int = 0) -> None:
     """Run the synthetic experiment and write everything into ``out`` (see the module docstring)."""
-    from toupy.io import parse_length
+    from toupy.resolution.io import parse_length
 
     n = size or (128 if _ci() else 256)
     n_slices = slices or (48 if _ci() else 64)
@@ -229,7 +229,7 @@ def run_demo(*, out: Path, size: int | None = None, slices: int | None = None, s
 
 def _experiment(session, files, step, *, n, n_slices, seed, pixel_size) -> None:
     """Phantom, noisy projections, two tomograms written as data, then every estimator on them."""
-    from toupy.io import write_image
+    from toupy.resolution.io import write_image
     from toupy.resolution.FSCtools import compute_2tomograms
 
     n_angles = 2 * int(round(np.pi / 4 * n))  # about pi/2 n: the angular sampling a slice of n pixels needs
@@ -313,7 +313,7 @@ def _write_sinogram(path: Path, sinogram: np.ndarray, theta: np.ndarray, pixel_s
     """One sinogram ``[detector pixel, angle]`` and its angles in an HDF5 file (written atomically)."""
     import h5py
 
-    from toupy.io._atomic import atomic_path
+    from toupy.resolution.io._atomic import atomic_path
 
     # a named temporary: HDF5 2 refuses the /proc/self/fd path of an anonymous one
     with atomic_path(path, anonymous=False) as tmp, h5py.File(tmp, "w") as h5:

@@ -47,7 +47,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from toupy.io import DiskFullError, FileFormatError, ImageFile, PixelSize, parse_length, read_image
+from toupy.resolution.io import DiskFullError, FileFormatError, ImageFile, PixelSize, parse_length, read_image
 
 __all__ = [
     "CLIError", "guard", "Run", "Session", "open_input", "choose_pixel_size", "figure_png",
@@ -282,7 +282,7 @@ def output_options(function):
 # ------------------------------------------------------------------ inputs
 
 def open_input(spec: str, role: str) -> ImageFile:
-    """Open ``spec`` with :func:`toupy.io.read_image`; errors name the file."""
+    """Open ``spec`` with :func:`toupy.resolution.io.read_image`; errors name the file."""
     try:
         image = read_image(spec)
     except FileNotFoundError as exc:
@@ -546,8 +546,8 @@ def input_files(spec, role: str) -> list[InputFile]:
     matched by a pattern, and the JSON side file of an NPY file."""
     if spec is None:
         return []
-    from toupy.io import split_spec
-    from toupy.io._readers import sidecar_path
+    from toupy.resolution.io import split_spec
+    from toupy.resolution.io._readers import sidecar_path
 
     path, _ = split_spec(str(spec))
     if path.exists():
@@ -942,7 +942,7 @@ class Session:
             png = dict(run.figures)[planned.name]
             return lambda path: _write_bytes(path, png)
         if planned.kind == "map":
-            from toupy.io import write_image
+            from toupy.resolution.io import write_image
 
             array, attrs = {name: (a, t) for name, a, t in run.maps}[planned.name]
             return lambda path: write_image(path, array, pixel_size=run.pixel, attrs=attrs, compress=True,
@@ -995,7 +995,7 @@ class Session:
             click.echo(self._table_text())
 
     def _write_report(self, path: Path) -> Path:
-        from toupy._report import ReportRun, write_report
+        from toupy.resolution._report import ReportRun, write_report
         from toupy.resolution import __version__
 
         entries = []
@@ -1018,7 +1018,7 @@ def _prefix(label: str, name: str) -> str:
 
 def _write_bytes(path: Path, data: bytes) -> Path:
     """``data`` into ``path`` atomically (complete under its name or not at all)."""
-    from toupy.io._atomic import atomic_stream
+    from toupy.resolution.io._atomic import atomic_stream
 
     with atomic_stream(path, "wb") as stream:
         stream.write(data)

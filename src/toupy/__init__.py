@@ -1,1 +1,0 @@
-"""toupy: resolution estimation for X-ray and electron imaging."""
