@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_write
+from .io._atomic import atomic_stream
 
 __all__ = ["new_figure", "save_figure", "check_output_folder", "colormap", "colormap_names",
            "add_physical_frequency_axis", "plot_fsc", "plot_ssnr"]
@@ -81,7 +81,7 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 150) -> Path:
     path = Path(path)
     check_output_folder(path.parent)
     FigureCanvasAgg(fig)
-    with atomic_write(path, "wb") as stream:
+    with atomic_stream(path, "wb") as stream:
         fig.savefig(stream, format=path.suffix.lstrip(".") or "png", dpi=dpi)
     return path
 
