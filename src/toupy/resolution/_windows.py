@@ -124,7 +124,14 @@ def validate_apod_width(apod_width, shape: tuple[int, ...], window: str | None,
 
 
 def tukey_profile(n: int, width: int) -> np.ndarray:
-    """Flat-top 1-D window with raised-cosine ramps of ``width`` samples."""
+    """Flat-top 1-D window with raised-cosine ramps of ``width`` samples.
+
+    Not ``scipy.signal.windows.tukey``: that ramp is sampled at the ramp's
+    ends (its first sample is 0, so a pixel of data is thrown away on each
+    side), this one at the ``width`` pixel centres in between, half a sample
+    in (first sample ``sin²(pi / (4 width))`` > 0); the ramp equals
+    ``scipy.signal.windows.hann(4 * width + 1)[1:2 * width:2]``.
+    """
     profile = np.ones(n)
     if width > 0:
         t = np.arange(width)
@@ -135,12 +142,18 @@ def tukey_profile(n: int, width: int) -> np.ndarray:
 
 
 def hann_profile(n: int) -> np.ndarray:
-    """Symmetric Hann window over the whole axis."""
-    return np.hanning(n)
+    """Symmetric Hann window over the whole axis (``scipy.signal.windows.hann(n, sym=True)``)."""
+    from scipy.signal import windows  # scipy.signal takes a while to import: only when a Hann window is asked for
+
+    return windows.hann(n, sym=True)
 
 
 def _raised_cosine_disc(radius: np.ndarray, rmax: float, width: int) -> np.ndarray:
-    """1 inside ``rmax - width``, cosine fall to 0 at ``rmax``, 0 beyond."""
+    """1 inside ``rmax - width``, cosine fall to 0 at ``rmax``, 0 beyond.
+
+    Ours: ``scipy.signal.windows`` has only separable 1-D windows, and this
+    edge is a function of the (non-integer) distance from the centre.
+    """
     disc = np.zeros(radius.shape)
     disc[radius < rmax - width] = 1.0
     edge = (radius >= rmax - width) & (radius < rmax)
@@ -169,7 +182,14 @@ def legacy_circle(nr: int, nc: int, width: int, rows: slice = slice(None)) -> np
 
 
 def legacy_transverse_profile(n: int, width: int) -> np.ndarray:
-    """toupy 0.2.2's 1-D taper: Hann ramp ``(1 + cos(2 pi m / (2 width + 1))) / 2``."""
+    """toupy 0.2.2's 1-D taper: Hann ramp ``(1 + cos(2 pi m / (2 width + 1))) / 2``.
+
+    Ours on purpose: ``window='toupy'`` must reproduce toupy 0.2.2 bit for
+    bit, so the ramp is computed with 0.2.2's formula and operation order;
+    no scipy window has this half-sample offset (the values agree with
+    ``scipy.signal.windows.hann(4 * width + 3)[1:2 * width:2]`` to rounding
+    only, which is not bit for bit).
+    """
     profile = np.ones(n)
     if width > 0:
         m = np.arange(1, width + 1)
