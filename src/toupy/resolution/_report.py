@@ -1,7 +1,9 @@
 """A self-contained HTML report of estimator runs: one page, figures embedded as base64 PNG.
 
 The page needs no network and no other file: styles are inline, images are
-``data:`` URIs, and every number is escaped text. It lists, per run, the
+``data:`` URIs, and every number is escaped text. The markup is the jinja2
+template ``templates/report.html.j2`` (autoescape on); this module only turns
+the runs into rows of formatted text. It lists, per run, the
 one-line summary, the input files, the parameters, the key numbers (lengths
 in pixels and in the pixel-size unit, full and half period) and the figures.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import html
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,19 +65,6 @@ class ReportRun:
     units: dict = field(default_factory=dict)
 
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:70em;
-color:#222;line-height:1.4;padding:0 1em}
-h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}
-.meta{color:#666;font-size:.9em}.summary{background:#f3f6fa;border-left:4px solid #4a78b5;padding:.5em .8em;
-font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;white-space:pre-wrap}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}td,th{border:1px solid #ddd;padding:.25em .6em;
-text-align:left;vertical-align:top}th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
-img{max-width:100%;height:auto;border:1px solid #eee;margin:.4em 0}
-.toc li{margin:.1em 0}.cols{display:flex;flex-wrap:wrap;gap:2em}.cols>div{flex:1 1 22em}
-"""
-
-
 def _fmt(value) -> str:
     if value is None:
         return "—"
@@ -94,19 +83,43 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _table(rows: Iterable[Sequence], header: Sequence[str] | None = None) -> str:
-    out = ["<table>"]
-    if header:
-        out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
-    for row in rows:
-        cells = []
-        for i, cell in enumerate(row):
-            text = html.escape(_fmt(cell))
-            numeric = i > 0 and isinstance(cell, (int, float)) and not isinstance(cell, bool)
-            cells.append(f'<td class="num">{text}</td>' if numeric else f"<td>{text}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
-    return "\n".join(out)
+@dataclass(frozen=True)
+class _Cell:
+    """One table cell: its text and whether it is right-aligned as a number."""
+
+    text: str
+    numeric: bool = False
+
+
+@dataclass(frozen=True)
+class _Figure:
+    """An embedded figure: its caption and its PNG in base64."""
+
+    name: str
+    base64: str
+
+
+@dataclass(frozen=True)
+class _RunView:
+    """One run as the template shows it: texts and rows of cells only."""
+
+    number: int
+    anchor: str
+    title: str
+    summary: str
+    inputs: tuple
+    parameters: tuple
+    numbers: tuple
+    figures: tuple
+
+
+def _cells(rows: Iterable[Sequence]) -> tuple:
+    """Rows of values as rows of :class:`_Cell`; numbers after the first column are right-aligned."""
+    return tuple(
+        tuple(_Cell(_fmt(cell), i > 0 and isinstance(cell, (int, float)) and not isinstance(cell, bool))
+              for i, cell in enumerate(row))
+        for row in rows
+    )
 
 
 def _key_numbers(result: Mapping, units: Mapping) -> list[tuple]:
@@ -137,54 +150,47 @@ def _anchor(index: int) -> str:
     return f"run-{index + 1}"
 
 
+@functools.lru_cache(maxsize=1)
+def _template():
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("toupy.resolution", "templates"),
+        autoescape=True,  # every title, file name and summary is text, never markup
+        undefined=jinja2.StrictUndefined,  # a misspelt name fails the render, not an empty cell
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return environment.get_template("report.html.j2")
+
+
+def _run_view(index: int, run: ReportRun) -> _RunView:
+    units = run.units or run.result.get("units", {}) or {}
+    return _RunView(
+        number=index + 1,
+        anchor=_anchor(index),
+        title=run.title,
+        summary=run.summary,
+        inputs=_cells(_inputs_rows(run.inputs)),
+        parameters=_cells(sorted(run.parameters.items())),
+        numbers=_cells(_key_numbers(run.result, units)),
+        figures=tuple(_Figure(name, base64.b64encode(png).decode("ascii")) for name, png in run.figures),
+    )
+
+
 def render_report(runs: Sequence[ReportRun], *, title: str = "toupy-resolution report",
                   version: str = "", command_line: str = "", pixel_size: str = "") -> str:
     """The HTML text of a report of ``runs``."""
     created = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f'<p class="meta">toupy-resolution {html.escape(version)} · {html.escape(created)}'
-        + (f" · pixel size {html.escape(pixel_size)}" if pixel_size else "")
-        + "</p>",
-    ]
-    if command_line:
-        parts.append(f'<p class="meta">command: <code>{html.escape(command_line)}</code></p>')
-    parts.append("<h2>Results</h2>")
-    parts.append(_table(
-        [(f"{i + 1}. {run.title}", run.summary) for i, run in enumerate(runs)],
-        header=("run", "result"),
-    ))
-    parts.append(
-        '<p class="meta">Full period = the period of the finest resolved grating (FSC convention, '
-        "pixel_size / frequency); half period = full period / 2 (feature size). Frequencies in "
-        "cycles/pixel.</p>"
+    return _template().render(
+        title=title,
+        version=version,
+        created=created,
+        pixel_size=pixel_size,
+        command_line=command_line,
+        overview=_cells((f"{i + 1}. {run.title}", run.summary) for i, run in enumerate(runs)),
+        runs=[_run_view(i, run) for i, run in enumerate(runs)],
     )
-    for i, run in enumerate(runs):
-        parts.append(f'<h2 id="{_anchor(i)}">{i + 1}. {html.escape(run.title)}</h2>')
-        parts.append(f'<div class="summary">{html.escape(run.summary)}</div>')
-        parts.append('<div class="cols">')
-        if run.inputs:
-            parts.append("<div><h3>Inputs</h3>" + _table(
-                _inputs_rows(run.inputs), header=("role", "file", "shape", "dtype", "pixel size")) + "</div>")
-        if run.parameters:
-            parts.append("<div><h3>Parameters</h3>" + _table(
-                sorted(run.parameters.items()), header=("parameter", "value")) + "</div>")
-        numbers = _key_numbers(run.result, run.units or run.result.get("units", {}) or {})
-        if numbers:
-            parts.append("<div><h3>Numbers</h3>" + _table(numbers, header=("quantity", "value", "unit")) + "</div>")
-        parts.append("</div>")
-        for name, png in run.figures:
-            encoded = base64.b64encode(png).decode("ascii")
-            parts.append(
-                f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{encoded}">'
-                f"<figcaption class=\"meta\">{html.escape(name)}</figcaption></figure>"
-            )
-    parts.append("</body></html>")
-    return "\n".join(parts)
 
 
 def write_report(path, runs: Sequence[ReportRun], **kwargs) -> None:
