@@ -325,18 +325,10 @@ def pixel_arguments(pixel: PixelSize | None) -> dict:
 
 
 def _available_memory() -> int:
-    """Memory a new allocation can get: MemAvailable (free + reclaimable cache) on Linux."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        return 4 << 30
+    """Memory a new allocation can get without swapping (free plus reclaimable cache), from psutil."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
 
 
 def in_memory(images: list[ImageFile], bytes_per_element: int = 24) -> bool:
@@ -411,7 +403,7 @@ class Run:
     inputs: list[ImageFile]
     parameters: dict
     result: dict
-    figures: list = field(default_factory=list)   # (file name, png bytes)
+    figures: list = field(default_factory=list)   # (file name, png bytes; None when not drawn)
     maps: list = field(default_factory=list)      # (file name, array, attrs)
     warnings: list = field(default_factory=list)
     row: dict = field(default_factory=dict)       # values for the table of several runs
@@ -836,6 +828,11 @@ class Session:
         check_plan(files, inputs)
         self.outputs = OutputPlan(tuple(files), tuple(runs))
         return self.outputs
+
+    @property
+    def draws_figures(self) -> bool:
+        """Whether a file (``--out`` or ``--report``) will hold the figures: else none is drawn."""
+        return self.out is not None or self.report is not None
 
     def add(self, run: Run) -> None:
         self.runs.append(run)

@@ -292,9 +292,10 @@ def _experiment(session, files, step, *, n, n_slices, seed, pixel_size) -> None:
             warnings_: list[str] = []
             with collect_warnings(warnings_):
                 outcome = compute()
+                figures = outcome.rendered(True)
             session.add(Run(
                 title=name, summary=outcome.result.summary(), inputs=inputs,
-                parameters=outcome.parameters, result=outcome.result.to_dict(), figures=outcome.figures,
+                parameters=outcome.parameters, result=outcome.result.to_dict(), figures=figures,
                 maps=outcome.maps, warnings=warnings_, roles=_roles(inputs),
                 pixel=pixel, command=command, json_name=json_name,
             ))

@@ -4,9 +4,9 @@ These are the only places where the command line calls the library; the
 subcommands (:mod:`toupy.resolution.cli`) and the demo (:mod:`toupy.resolution._cli_demo`) share
 them, so the demo exercises exactly what a user runs. Each function takes
 :class:`toupy.resolution.io.ImageFile` inputs and the chosen pixel size, calls the
-estimator's functional API with the given parameters, draws the documented
-figure, and returns the result with the figure as PNG bytes, any map to
-write, the parameters as run, and a title.
+estimator's functional API with the given parameters, and returns the result,
+how to draw its documented figure (drawn by :meth:`Outcome.rendered` only when
+a file will hold it), any map to write, the parameters as run, and a title.
 
 :func:`output_names` names the figures and maps a run will write from the
 opened inputs and the options alone, before anything is computed (the
@@ -18,7 +18,7 @@ from the plan.
 from __future__ import annotations
 
 import contextlib
-
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,11 +36,19 @@ class Outcome:
     """What one estimator run produced."""
 
     result: object
-    figures: list            # (documented PNG name, png bytes)
+    figures: list            # (documented PNG name, draw): draw() returns the matplotlib figure
     parameters: dict
     title: str
     maps: list = field(default_factory=list)   # (file name, array, attrs)
     row: dict = field(default_factory=dict)    # scalar values for a table of several runs
+
+    def rendered(self, draw: bool) -> list:
+        """``(name, PNG bytes)`` per figure; with ``draw=False`` nothing is drawn and the bytes are None.
+
+        Drawing a figure costs more than a small estimate itself, so the
+        figures are drawn only when a file (``--out``, ``--report``) will hold them.
+        """
+        return [(name, figure_png(make()) if draw else None) for name, make in self.figures]
 
 
 def _version() -> str:
@@ -219,9 +227,9 @@ def correlation(command: str, first, second, pixel, *, threshold="halfbit", ring
     ndim = len(result.shape)
     name = _correlation_figure(command, ndim)
     if command == "ssnr":
-        fig = result.plot()
+        draw = result.plot
     else:  # the labels of FSCPlot
-        fig = result.plot(name="FRC" if command == "frc" else "FSC")
+        draw = functools.partial(result.plot, name="FRC" if command == "frc" else "FSC")
     parameters = {
         "threshold": threshold, "ring_thick": ring_thick, "apod_width": _apod_used(result, apod_width),
         "window": window or "none", "mask": mask_spec, "pixel_size": _pixel_text(pixel),
@@ -233,7 +241,7 @@ def correlation(command: str, first, second, pixel, *, threshold="halfbit", ring
     if take is not None:
         parameters.update(slice=slice_index, axis=axis)
     label = {"fsc": "FSC" if ndim == 3 else "FSC (2-D: FRC)", "frc": "FRC", "ssnr": "SSNR"}[command]
-    return Outcome(result, [(name, figure_png(fig))], parameters, f"{label} of {first.spec} and {second.spec}",
+    return Outcome(result, [(name, draw)], parameters, f"{label} of {first.spec} and {second.spec}",
                    row=_correlation_row(first, second, result))
 
 
@@ -254,7 +262,7 @@ def randomfsc(first, second, pixel, *, threshold="halfbit", ring_thick=1, apod_w
         "window": window or "none", "mask": mask_spec, "fsc_cutoff": fsc_cutoff,
         "random_seed": result.random_seed, "pixel_size": _pixel_text(pixel),
     }
-    return Outcome(result, [("RandomFSC.png", figure_png(result.plot()))], parameters,
+    return Outcome(result, [("RandomFSC.png", result.plot)], parameters,
                    f"Phase-randomised FSC of {first.spec} and {second.spec}",
                    row=_correlation_row(first, second, result))
 
@@ -294,14 +302,14 @@ def localfsc(first, second, pixel, *, box_size=32, step=None, threshold=0.143, m
     mask = load_mask(mask_spec, data1.shape)
     result = local_fsc(data1, data2, box_size=box_size, step=step, threshold=threshold, mask=mask,
                        memory_limit=memory_limit, workers=workers, **pixel_arguments(pixel))
-    fig = result.plot(slice_idx=slice_idx, axis=axis, cmap=cmap, vmin=vmin, vmax=vmax)
+    draw = functools.partial(result.plot, slice_idx=slice_idx, axis=axis, cmap=cmap, vmin=vmin, vmax=vmax)
     maps = []
     name = map_name("LocalFSC_resmap", map_format, first)
     if name:
         maps.append((name, result.resolution_map, map_attrs("local FSC resolution")))
     parameters = {"box_size": box_size, "step": result.step, "threshold": threshold, "mask": mask_spec,
                   "memory_limit": memory_limit, "pixel_size": _pixel_text(pixel)}
-    return Outcome(result, [("LocalFSC_resmap.png", figure_png(fig))], parameters,
+    return Outcome(result, [("LocalFSC_resmap.png", draw)], parameters,
                    f"Local FSC of {first.spec} and {second.spec}", maps=maps,
                    row=_map_row(first, second, result))
 
@@ -325,7 +333,7 @@ def decorr(image, pixel, *, n_r=100, n_g=10, g_min=0.15, min_peak_amplitude=0.05
         parameters.update(axis=axis, n_slices=n_slices, slice_range=slice_range)
     row = {"file": image.spec, "resolution_px": result.resolution_px, "resolution": result.resolution,
            "unit": result.unit, "kc_spread": result.kc_spread}
-    return Outcome(result, [("ImageDecorr.png", figure_png(result.plot()))], parameters,
+    return Outcome(result, [("ImageDecorr.png", result.plot)], parameters,
                    f"Decorrelation analysis of {image.spec}", row=row)
 
 
@@ -470,7 +478,7 @@ def split(sinogram, pixel, *, theta=None, algorithm="FBP", filtertype="ram-lak",
     row = {"file": sinogram.spec, "resolution_full": result.resolution_full,
            "resolution_half": result.resolution_half, "unit": result.unit,
            "resolution_full_px": result.resolution_full_px, "nyquist_limited": result.nyquist_limited}
-    return Outcome(result, [(name, figure_png(result.plot(name=label)))], parameters,
+    return Outcome(result, [(name, functools.partial(result.plot, name=label))], parameters,
                    f"{label} of the even/odd-angle tomograms of {sinogram.spec}", maps=maps, row=row)
 
 
@@ -499,7 +507,9 @@ def localres(image, pixel, *, significance=0.05, n_freq=20, window_sigma=7.0, ma
         corner_fraction=corner_fraction, highfreq_fraction=highfreq_fraction, whiten=whiten, fdr=fdr,
         workers=workers, **pixel_arguments(pixel),
     )
-    fig = _figure(result.plot(slice_idx=slice_idx, axis=axis, cmap=cmap, vmin=vmin, vmax=vmax))
+    def draw():
+        return _figure(result.plot(slice_idx=slice_idx, axis=axis, cmap=cmap, vmin=vmin, vmax=vmax))
+
     maps = []
     name = map_name("LocalResolution_map", map_format, image)
     if name:
@@ -510,7 +520,7 @@ def localres(image, pixel, *, significance=0.05, n_freq=20, window_sigma=7.0, ma
         "corner_fraction": corner_fraction, "highfreq_fraction": highfreq_fraction, "whiten": whiten,
         "fdr": fdr, "pixel_size": _pixel_text(pixel),
     }
-    return Outcome(result, [("LocalResolution_map.png", figure_png(fig))], parameters,
+    return Outcome(result, [("LocalResolution_map.png", draw)], parameters,
                    f"Local resolution of {image.spec}", maps=maps, row=_map_row(image, None, result))
 
 
@@ -565,5 +575,5 @@ def mtf(image, pixel, *, method="edge", roi=None, center=None, roi_size=16, over
     row = {"file": image.spec, "f50_cpx": result.f50, "f10_cpx": result.f10,
            "resolution_50": result.resolution_50, "unit": result.unit}
     label = "slanted edge" if method == "edge" else "point source"
-    return Outcome(result, [(f"MTF_{method}.png", figure_png(result.plot()))], parameters,
+    return Outcome(result, [(f"MTF_{method}.png", result.plot)], parameters,
                    f"MTF ({label}) of {image.spec}", row=row)

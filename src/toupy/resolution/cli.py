@@ -226,7 +226,8 @@ def _run_pairs(command, files, pairs_file, compute, *, options, pixel_size, out,
             run_warnings: list[str] = []
             with naming_inputs(input_names([first, second], roles)), collect_warnings(run_warnings):
                 outcome = compute(first, second, pixel)
-        session.add(_record(outcome, [first, second], list(roles), pixel, run_warnings, label, command))
+                figures = outcome.rendered(session.draws_figures)  # the figure's warnings are the run's too
+        session.add(_record(outcome, figures, [first, second], list(roles), pixel, run_warnings, label, command))
     session.finish()
 
 
@@ -243,14 +244,15 @@ def _run_singles(command, files, compute, *, options, pixel_size, out, as_json, 
             run_warnings: list[str] = []
             with naming_inputs(input_names([image], [role])), collect_warnings(run_warnings):
                 outcome = compute(image, pixel)
-        session.add(_record(outcome, [image], [role], pixel, run_warnings, label, command))
+                figures = outcome.rendered(session.draws_figures)
+        session.add(_record(outcome, figures, [image], [role], pixel, run_warnings, label, command))
     session.finish()
 
 
-def _record(outcome, inputs, roles, pixel, run_warnings, label, command) -> Run:
+def _record(outcome, figures, inputs, roles, pixel, run_warnings, label, command) -> Run:
     return Run(
         title=outcome.title, summary=outcome.result.summary(), inputs=inputs, parameters=outcome.parameters,
-        result=outcome.result.to_dict(), figures=outcome.figures, maps=outcome.maps, warnings=run_warnings,
+        result=outcome.result.to_dict(), figures=figures, maps=outcome.maps, warnings=run_warnings,
         row=outcome.row, roles=roles, pixel=pixel, label=label, command=command,
     )
 
