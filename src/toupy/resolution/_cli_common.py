@@ -53,7 +53,7 @@ __all__ = [
     "CLIError", "guard", "Run", "Session", "open_input", "choose_pixel_size", "figure_png",
     "PIXEL_SIZE", "THRESHOLD", "WINDOW", "output_options", "read_pairs", "in_memory",
     "RunNames", "PlannedFile", "OutputPlan", "InputFile", "input_files", "folder_lock", "LOCK_NAME",
-    "naming_inputs", "input_names", "command_line", "ARGV_KEY",
+    "naming_inputs", "input_names", "command_line", "ARGV_KEY", "DEBUG_KEY", "VERBOSITY_KEY", "verbosity",
 ]
 
 EXIT_BAD_INPUT = 2
@@ -79,10 +79,20 @@ def one_line(text) -> str:
     return " ".join(str(text).split()) or "error"
 
 
+#: where the global options (given before or after the subcommand) keep their values (``ctx.meta``)
+DEBUG_KEY = "toupy_resolution.debug"
+VERBOSITY_KEY = "toupy_resolution.verbosity"
+
+
 def _debug() -> bool:
     ctx = click.get_current_context(silent=True)
-    root = ctx.find_root() if ctx else None
-    return bool(root and (root.obj or {}).get("debug"))
+    return bool(ctx is not None and ctx.meta.get(DEBUG_KEY))
+
+
+def verbosity() -> int:
+    """-1 with ``-q`` (errors only), 1 with ``-v`` (timings, warnings' origins, INFO log), else 0."""
+    ctx = click.get_current_context(silent=True)
+    return int(ctx.meta.get(VERBOSITY_KEY, 0)) if ctx is not None else 0
 
 
 def _option_names(message: str) -> str:
@@ -412,11 +422,17 @@ class Run:
     label: str = ""
     command: str = ""                             # estimator subcommand (when a session mixes several)
     json_name: str = ""                           # own JSON file (sessions with per_run_json)
+    seconds: float = 0.0                          # wall time of the estimate and its figures (-v)
+    origins: list = field(default_factory=list)   # category and source line of each warning (-v)
 
 
 @contextlib.contextmanager
-def collect_warnings(sink: list):
-    """Record the warnings raised inside the block into ``sink`` (one line each)."""
+def collect_warnings(sink: list, origins: list | None = None):
+    """Record the warnings raised inside the block into ``sink`` (one line each).
+
+    ``origins``, if given, receives for each recorded warning its category and
+    the source line that raised it (shown with ``-v``).
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
@@ -426,6 +442,8 @@ def collect_warnings(sink: list):
         text = one_line(item.message)
         if text not in sink:
             sink.append(text)
+            if origins is not None:
+                origins.append(f"{item.category.__name__} at {Path(item.filename).name}:{item.lineno}")
 
 
 def _probe_folder(folder: Path, option: str, given: Path | None = None) -> None:
@@ -974,15 +992,28 @@ class Session:
                             if p.kind == "side" and p.run == planned.run and p.name == planned.name]
                     also = side if planned.kind == "map" else []
                     writing.write(planned, self._producer(planned, text), *also)
+        self._print(text, print_mode)
+
+    def _print(self, text: str, print_mode: str) -> None:
+        """Notes and warnings on stderr, then the summary (or the JSON) on stdout; ``-q``: the JSON only."""
+        level = verbosity()
+        if self.as_json:
+            click.echo(text)  # asked for by name: printed even with -q
+        if level < 0:
+            return
         for note in self.notes:
             click.echo(f"Note: {note}", err=True)
         for run in self.runs:
-            for warning in run.warnings:
+            origins = run.origins if level > 0 else []
+            for index, warning in enumerate(run.warnings):
                 prefix = f"{run.label or run.title}: " if (run.label or print_mode == "lines") else ""
-                click.echo(f"Warning: {prefix}{warning}", err=True)
+                origin = f" [{origins[index]}]" if index < len(origins) else ""
+                click.echo(f"Warning: {prefix}{warning}{origin}", err=True)
+            if level > 0:
+                click.echo(f"Time: {run.label or run.title}: {run.seconds:.2f} s", err=True)
         if self.as_json:
-            click.echo(text)
-        elif print_mode == "lines":
+            return
+        if print_mode == "lines":
             width = max(len(run.title) for run in self.runs)
             for run in self.runs:
                 click.echo(f"{run.title.ljust(width)}  {run.summary}")

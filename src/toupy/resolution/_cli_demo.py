@@ -45,7 +45,7 @@ import click
 import numpy as np
 
 from toupy.resolution import _cli_runs as runs
-from toupy.resolution._cli_common import Run, Session, choose_pixel_size, collect_warnings, open_input
+from toupy.resolution._cli_common import Run, Session, choose_pixel_size, collect_warnings, open_input, verbosity
 from toupy.resolution.io import ImageFile
 
 __all__ = ["run_demo", "phantom_sinograms", "phantom_slices", "ELLIPSOIDS"]
@@ -157,11 +157,14 @@ def _soft_support(volume: np.ndarray) -> np.ndarray:
     """A soft mask around the sample, derived from the (noisy) tomogram itself."""
     from scipy import ndimage
 
-    smooth = ndimage.gaussian_filter(volume.astype(np.float64), 2.0)
+    # widths in pixels for a 128-pixel (or larger) detector; a smaller one shrinks them with the
+    # head, else the margin swallows the empty ring the noise region needs (none left at 64 pixels)
+    scale = min(1.0, volume.shape[-1] / 128)
+    smooth = ndimage.gaussian_filter(volume.astype(np.float64), 2.0 * scale)
     inside = smooth > 0.5 * np.percentile(smooth, 99)
     inside = ndimage.binary_fill_holes(inside, structure=np.ones((1, 3, 3)))
-    inside = ndimage.binary_dilation(inside, iterations=4)
-    return ndimage.gaussian_filter(inside.astype(np.float64), 3.0).astype(np.float32)
+    inside = ndimage.binary_dilation(inside, iterations=max(1, round(4 * scale)))
+    return ndimage.gaussian_filter(inside.astype(np.float64), 3.0 * scale).astype(np.float32)
 
 
 class _Steps:
@@ -171,6 +174,8 @@ class _Steps:
         self.start = time.perf_counter()
 
     def __call__(self, text: str) -> None:
+        if verbosity() < 0:
+            return
         click.echo(f"[{time.perf_counter() - self.start:6.1f} s] {text}", err=True)
 
 
@@ -290,7 +295,9 @@ def _experiment(session, files, step, *, n, n_slices, seed, pixel_size) -> None:
             name = f"FRC (slice {centre})" if command == "frc" else title
             step(f"{name} ...")
             warnings_: list[str] = []
-            with collect_warnings(warnings_):
+            origins: list[str] = []
+            start = time.perf_counter()
+            with collect_warnings(warnings_, origins):
                 outcome = compute()
                 figures = outcome.rendered(True)
             session.add(Run(
@@ -298,6 +305,7 @@ def _experiment(session, files, step, *, n, n_slices, seed, pixel_size) -> None:
                 parameters=outcome.parameters, result=outcome.result.to_dict(), figures=figures,
                 maps=outcome.maps, warnings=warnings_, roles=_roles(inputs),
                 pixel=pixel, command=command, json_name=json_name,
+                seconds=time.perf_counter() - start, origins=origins,
             ))
     finally:
         even.close()

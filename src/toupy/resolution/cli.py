@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -40,6 +42,8 @@ import click
 from toupy.resolution import _cli_runs as runs
 from toupy.resolution._cli_common import (
     ARGV_KEY,
+    DEBUG_KEY,
+    VERBOSITY_KEY,
     THRESHOLD,
     WINDOW,
     CLIError,
@@ -105,25 +109,92 @@ def _print_version(ctx, param, value):
         ctx.exit()
 
 
+def _set_debug(ctx, param, value):
+    if value:
+        ctx.meta[DEBUG_KEY] = True
+
+
+def _set_progress(ctx, param, value):
+    if value is not None:
+        os.environ["TOUPY_RESOLUTION_PROGRESS"] = "1" if value else "0"
+
+
+def _set_verbosity(level: int):
+    def callback(ctx, param, value):
+        if not value:
+            return
+        if ctx.meta.get(VERBOSITY_KEY, level) != level:
+            raise click.UsageError("-v and -q exclude each other: give one of them", ctx=ctx)
+        ctx.meta[VERBOSITY_KEY] = level
+        if level > 0:
+            import logging
+
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        else:  # errors only: no progress bars either
+            os.environ["TOUPY_RESOLUTION_PROGRESS"] = "0"
+    return callback
+
+
+#: the options of the whole tool, accepted before and after the subcommand (one definition for both)
+_GLOBAL_OPTIONS = (
+    click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbosity(1),
+                 help="More detail on stderr: each run's time, each warning's category and source line, "
+                      "the library's INFO log."),
+    click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_verbosity(-1),
+                 help="Errors only: no summary line, notes, warnings or progress bars (the exit code, the "
+                      "files written and --json output are unchanged; the warnings stay in the JSON)."),
+    click.option("--progress/--no-progress", default=None, expose_value=False, callback=_set_progress,
+                 help="Progress bars on stderr (default: when stderr is a terminal)."),
+    click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug,
+                 help="Show the traceback of an internal error instead of one line."),
+)
+
+
+def _global_options(function):
+    for option in reversed(_GLOBAL_OPTIONS):
+        function = option(function)
+    return function
+
+
+def _global_params() -> list:
+    """Fresh copies of the global options, for a subcommand."""
+    def holder():
+        pass
+    return list(reversed(_global_options(holder).__click_params__))
+
+
+class _Command(click.Command):
+    """A subcommand: the global options are accepted after it too; the group lists its whole first line."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.extend(_global_params())
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help:
+            return " ".join(self.short_help.split())
+        first = (self.help or "").strip().split("\n\n")[0]  # the whole first paragraph, never cut
+        return " ".join(first.split())
+
+
 @click.group(cls=_Group, context_settings=_CONTEXT)
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the version and exit.")
-@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
-@click.option("--progress/--no-progress", "show_progress", default=None,
-              help="Progress bars on stderr (default: when stderr is a terminal).")
-@click.pass_context
-def main(ctx, debug, show_progress):
+@_global_options
+def main():
     """Resolution of images and volumes: FSC/FRC, SSNR, phase-randomised FSC,
     local resolution, decorrelation and MTF.
 
     Inputs: .tif/.tiff (and folders or patterns of them), .h5/.hdf5/.nxs/.cxi
     (FILE.h5:/path/to/dataset), .mrc/.map, .edf, .npy, .zarr. Lengths take a
     unit: 28.6nm, 2.1A, 0.5um (a bare number is metres).
+
+    Each command prints a one-line summary (a table for several inputs);
+    -v adds timings and the warnings' origins, -q prints errors only (and the
+    --json document if asked for) and keeps the exit code and the files.
+    The options -v, -q, --progress and --debug go before or after the command.
+    Exit codes: 0 done, 1 internal error, 2 bad input or options.
     """
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
-    if show_progress is not None:
-        os.environ["TOUPY_RESOLUTION_PROGRESS"] = "1" if show_progress else "0"
 
 
 def _progress(items, desc):
@@ -224,10 +295,13 @@ def _run_pairs(command, files, pairs_file, compute, *, options, pixel_size, out,
             _same_shape(first, second)
             pixel = choose_pixel_size(pixel_size, [first, second], session.notes)
             run_warnings: list[str] = []
-            with naming_inputs(input_names([first, second], roles)), collect_warnings(run_warnings):
+            origins: list[str] = []
+            start = time.perf_counter()
+            with naming_inputs(input_names([first, second], roles)), collect_warnings(run_warnings, origins):
                 outcome = compute(first, second, pixel)
                 figures = outcome.rendered(session.draws_figures)  # the figure's warnings are the run's too
-        session.add(_record(outcome, figures, [first, second], list(roles), pixel, run_warnings, label, command))
+        run = _record(outcome, figures, [first, second], list(roles), pixel, run_warnings, label, command)
+        session.add(replace(run, seconds=time.perf_counter() - start, origins=origins))
     session.finish()
 
 
@@ -242,10 +316,13 @@ def _run_singles(command, files, compute, *, options, pixel_size, out, as_json, 
         with open_input(spec, role) as image:
             pixel = choose_pixel_size(pixel_size, [image], session.notes)
             run_warnings: list[str] = []
-            with naming_inputs(input_names([image], [role])), collect_warnings(run_warnings):
+            origins: list[str] = []
+            start = time.perf_counter()
+            with naming_inputs(input_names([image], [role])), collect_warnings(run_warnings, origins):
                 outcome = compute(image, pixel)
                 figures = outcome.rendered(session.draws_figures)
-        session.add(_record(outcome, figures, [image], [role], pixel, run_warnings, label, command))
+        run = _record(outcome, figures, [image], [role], pixel, run_warnings, label, command)
+        session.add(replace(run, seconds=time.perf_counter() - start, origins=origins))
     session.finish()
 
 
@@ -265,7 +342,7 @@ def _correlation_command(command, *, files, pairs_file, pixel_size, out, as_json
                options=options, pixel_size=pixel_size, out=out, as_json=as_json, report=report)
 
 
-@main.command(context_settings=_CONTEXT)
+@main.command(cls=_Command, context_settings=_CONTEXT)
 @_pair_arguments
 @_correlation_options()
 @output_options
@@ -281,7 +358,7 @@ def fsc(files, pairs_file, pixel_size, out, as_json, report, **options):
                          as_json=as_json, report=report, **options)
 
 
-@main.command(context_settings=_CONTEXT)
+@main.command(cls=_Command, context_settings=_CONTEXT)
 @_pair_arguments
 @_correlation_options()
 @click.option("--slice", "slice_index", type=int, default=None,
@@ -299,7 +376,7 @@ def frc(files, pairs_file, pixel_size, out, as_json, report, **options):
                          as_json=as_json, report=report, **options)
 
 
-@main.command(context_settings=_CONTEXT)
+@main.command(cls=_Command, context_settings=_CONTEXT)
 @_pair_arguments
 @_correlation_options()
 @output_options
@@ -316,7 +393,7 @@ def ssnr(files, pairs_file, pixel_size, out, as_json, report, **options):
 
 # ---------------------------------------------------------------------------- randomfsc
 
-@main.command(context_settings=_CONTEXT,
+@main.command(cls=_Command, context_settings=_CONTEXT,
               short_help="Phase-randomisation test of the FSC (Chen et al. 2013).")
 @_pair_arguments
 @_correlation_options(memory=False)
@@ -364,7 +441,8 @@ def _colour_limits(ctx, param, value):
 
 def _map_options(function):
     options = [
-        click.option("--map-format", type=click.Choice(runs.MAP_FORMATS), default="auto", show_default=True,
+        click.option("--map-format", type=click.Choice(runs.MAP_FORMATS, case_sensitive=False), default="auto",
+                     show_default=True,
                      help="File format of the resolution map written into --out (auto: as the input, "
                           "TIFF for formats that cannot be written)."),
         click.option("--slice-idx", type=int, default=None, help="Slice shown in the figure (3-D; default central)."),
@@ -382,7 +460,7 @@ def _map_options(function):
     return function
 
 
-@main.command(context_settings=_CONTEXT)
+@main.command(cls=_Command, context_settings=_CONTEXT)
 @_pair_arguments
 @click.option("--box-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Side of the cubic (square) box in pixels.")
@@ -411,7 +489,7 @@ def localfsc(files, pairs_file, pixel_size, out, as_json, report, **options):
 
 # ---------------------------------------------------------------------------- single-image estimators
 
-@main.command(context_settings=_CONTEXT,
+@main.command(cls=_Command, context_settings=_CONTEXT,
               short_help="Local resolution map of a single image or volume (band-energy test).")
 @click.argument("files", nargs=-1, metavar="MAP [MAP ...]")
 @click.option("--significance", type=click.FloatRange(0, 0.5, min_open=True), default=0.05, show_default=True,
@@ -422,7 +500,8 @@ def localfsc(files, pairs_file, pixel_size, out, as_json, report, **options):
               help="Gaussian window (pixels) over which the local band energy is averaged.")
 @click.option("--mask", "mask_spec", default=None, metavar="FILE",
               help="Sample region (non-zero); NaN outside. Default: estimated automatically.")
-@click.option("--noise-method", type=click.Choice(["corners", "highfreq", "mask"]), default="corners",
+@click.option("--noise-method", type=click.Choice(["corners", "highfreq", "mask"], case_sensitive=False),
+              default="corners",
               show_default=True, help="Noise level from empty corners, from the spectrum near Nyquist, "
                                       "or from --noise-mask.")
 @click.option("--noise-mask", "noise_mask_spec", default=None, metavar="FILE",
@@ -451,7 +530,7 @@ def localres(files, pixel_size, out, as_json, report, **options):
                  options=options, pixel_size=pixel_size, out=out, as_json=as_json, report=report, role="map")
 
 
-@main.command(context_settings=_CONTEXT,
+@main.command(cls=_Command, context_settings=_CONTEXT,
               short_help="Single-image resolution by decorrelation analysis (Descloux et al. 2019).")
 @click.argument("files", nargs=-1, metavar="IMAGE [IMAGE ...]")
 @click.option("--n-r", type=click.IntRange(min=2), default=100, show_default=True,
@@ -541,10 +620,10 @@ class _SliceType(click.ParamType):
             self.fail(f"{value!r} is not a slice index N or a range START:STOP", param, ctx)
 
 
-@main.command(context_settings=_CONTEXT,
+@main.command(cls=_Command, context_settings=_CONTEXT,
               short_help="MTF from a slanted edge (ISO 12233) or a point source.")
 @click.argument("files", nargs=-1, metavar="IMAGE [IMAGE ...]")
-@click.option("--method", type=click.Choice(["edge", "point"]), default="edge", show_default=True,
+@click.option("--method", type=click.Choice(["edge", "point"], case_sensitive=False), default="edge", show_default=True,
               help="Slanted edge (ISO 12233) or point source (bead, wire cross-section).")
 @click.option("--roi", type=_RoiType(), default=None,
               help="Region of interest R0:R1,C0:C1 (rows, columns; end exclusive). Default: the whole image.")
@@ -556,7 +635,8 @@ class _SliceType(click.ParamType):
               help="Edge method: ESF bins per pixel.")
 @click.option("--bead-diameter", type=click.FloatRange(0, min_open=True), default=None,
               help="Point method: bead diameter in pixels, whose own transform is divided out.")
-@click.option("--bead-shape", type=click.Choice(["sphere", "disc"]), default="sphere", show_default=True,
+@click.option("--bead-shape", type=click.Choice(["sphere", "disc"], case_sensitive=False), default="sphere",
+              show_default=True,
               help="Point method: projected ball or thin disc.")
 @click.option("--symmetric/--asymmetric", "symmetric", default=None,
               help="Edge method: force the real part (symmetric LSF) or the modulus; default: tested.")
@@ -580,13 +660,13 @@ def mtf(files, pixel_size, out, as_json, report, **options):
 
 # ---------------------------------------------------------------------------- split
 
-@main.command(context_settings=_CONTEXT,
+@main.command(cls=_Command, context_settings=_CONTEXT,
               short_help="Sinogram -> even/odd angles -> two tomograms -> FRC/FSC.")
 @click.argument("files", nargs=-1, metavar="SINOGRAM [SINOGRAM ...]")
 @click.option("--theta", default=None, metavar="FILE|START:STOP",
               help="Projection angles in degrees: a .npy/.txt/.csv file, FILE.h5:/theta, or START:STOP for "
                    "evenly spaced angles. Default: a 'theta' or 'angles' dataset next to an HDF5 sinogram.")
-@click.option("--algorithm", type=click.Choice(["FBP", "SART"], case_sensitive=False), default="FBP",
+@click.option("--algorithm", type=click.Choice(["fbp", "sart"], case_sensitive=False), default="fbp",
               show_default=True, help="Reconstruction algorithm.")
 @click.option("--filter", "filtertype", default="ram-lak", show_default=True,
               type=click.Choice(["ram-lak", "shepp-logan", "cosine", "hamming", "hann", "none"], case_sensitive=False),
@@ -609,7 +689,8 @@ def mtf(files, pixel_size, out, as_json, report, **options):
                    "narrowed (with a warning) on tomograms too small for it.")
 @click.option("--window", type=WINDOW, default="circle", show_default=True, help="Apodization window.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Threads (default: all cores).")
-@click.option("--tomograms", "tomogram_format", type=click.Choice(runs.MAP_FORMATS), default="none",
+@click.option("--tomograms", "tomogram_format", type=click.Choice(runs.MAP_FORMATS, case_sensitive=False),
+              default="none",
               show_default=True, help="Also write the two tomograms into --out in this format.")
 @output_options
 @guard
@@ -629,20 +710,30 @@ def split(files, pixel_size, out, as_json, report, filtertype, algorithm, **opti
 
 # ---------------------------------------------------------------------------- demo
 
-@main.command(context_settings=_CONTEXT)
+@main.command(cls=_Command, context_settings=_CONTEXT)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
-              show_default=True, help="Folder for the figures, the JSON files and report.html.")
+              show_default=True, help="Folder for the figures, the JSON files, report.html and the data/ "
+                                      "folder of inputs.")
 @click.option("--size", type=click.IntRange(min=64), default=None,
-              help="Detector width in pixels (default 256, 128 when CI=true).")
+              help="Detector width (and slice side) in pixels, at least 64. Default: 256, or 128 when the "
+                   "environment variable CI is true.")
 @click.option("--slices", type=click.IntRange(min=8), default=None,
-              help="Number of slices of the volume (default 64, 32 when CI=true).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the counting noise.")
+              help="Number of slices of the volume, at least 8. Default: 64, or 48 when CI is true.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the counting noise (and of the phase randomisation).")
 @guard
 def demo(out, size, slices, seed):
-    """Synthetic tomography end to end, no input needed.
+    """Synthetic tomography end to end (no input needed): every estimator on simulated data.
 
-    Phantom → projections with counting noise → even/odd angles → two
-    tomograms → every estimator → figures, JSON and report.html in --out.
+    A 3-D Shepp-Logan head and a thin rod are projected exactly at about
+    pi/2 x SIZE angles over 180 degrees, blurred by the detector (sigma 1 px),
+    given counting noise, split into even and odd angles and reconstructed by
+    filtered back-projection. The two half tomograms, a sample mask, a noise
+    mask and the central sinogram go into OUT/data; FSC, FRC (central slice),
+    SSNR, phase-randomised FSC, local FSC, decorrelation, local resolution and
+    the point-source MTF of the rod then run on them with the subcommands'
+    code, writing their figures, one JSON each, summary.json and report.html
+    into OUT. Progress goes to stderr, one summary line per estimator to stdout.
     """
     from toupy.resolution._cli_demo import run_demo
 
