@@ -397,14 +397,14 @@ def test_mrc_maps_with_nan_outside_the_mask_write_quietly_with_finite_header_sta
 
 
 def test_atomic_write_of_text_files(tmp_path):
-    from toupy.resolution._files import atomic_write
+    from toupy.resolution.io._atomic import atomic_stream
 
     target = tmp_path / "summary.json"
-    with atomic_write(target, "w") as stream:
+    with atomic_stream(target, "w") as stream:
         stream.write('{"resolution": "28.6 µm"}')
     assert target.read_text(encoding="utf-8") == '{"resolution": "28.6 µm"}'
     with pytest.raises(KeyboardInterrupt):
-        with atomic_write(target, "w") as stream:
+        with atomic_stream(target, "w") as stream:
             stream.write("half")
             raise KeyboardInterrupt
     assert target.read_text(encoding="utf-8") == '{"resolution": "28.6 µm"}'
