@@ -939,8 +939,9 @@ def _spread_message(results: list[DecorrResult], where: str = "") -> str:
         f"kcMax varies by {worst.kc_spread:.3f}{where} (from {worst.spread_kc_max.min():.3f} to "
         f"{worst.spread_kc_max.max():.3f}) when apod_width changes by up to {worst.spread_px} px "
         f"around {worst.apod_width}, more than one step ({_refined_step(worst):.4f}) of the refined "
-        "radius grid: the curves are flat near their top and the 1e-3 quantisation, not the image, "
-        "places the peak; quote kcMax with kc_spread as its uncertainty."
+        "radius grid: the curves are flat near their top (or hold two peaks of similar height), so the "
+        "taper and the 1e-3 quantisation, not the image alone, place the peak; quote kcMax with "
+        "kc_spread as its uncertainty."
     )
 
 
