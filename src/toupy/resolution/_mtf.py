@@ -23,15 +23,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import ResolutionWarning
+from ._checks import ResolutionWarning, warn_assumption
 from ._results import jsonable, length_unit
 from ._validate import as_image
 
-__all__ = ["MTFResult", "MTFWarning", "check_roi", "check_mtf_image", "crop"]
+__all__ = ["MTFResult", "MTFWarning", "check_roi", "check_mtf_image", "crop", "record_quality_warnings"]
 
 
 class MTFWarning(ResolutionWarning):
     """A measurement condition that makes an MTF less reliable (clipping, low contrast, ...)."""
+
+
+def record_quality_warnings(messages: list[str], *, warn: bool) -> list[str]:
+    """The MTF estimators' sentences, each once: issued as :class:`MTFWarning` when ``warn``, kept either way.
+
+    Called from the estimator itself, so the warning points at the estimator's caller.
+    """
+    record: list[str] = []
+    for message in messages:
+        if warn:
+            warn_assumption(message, record, category=MTFWarning, stacklevel=4)
+        elif message not in record:
+            record.append(message)
+    return record
 
 
 @dataclass(frozen=True, eq=False)

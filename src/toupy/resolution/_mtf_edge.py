@@ -127,11 +127,11 @@ from ._mtf import (
     check_mtf_image,
     check_roi,
     crop,
+    record_quality_warnings,
     first_downward,
     refine_crossing,
     unit_label,
 )
-from ._checks import warn_assumption
 from ._kernels import HAVE_NUMBA
 from ._validate import check_pixel_size, check_positive_int
 
@@ -512,12 +512,7 @@ def mtf_slanted_edge(
                 f"the MTF stays above {name} up to the end of the measured band ({value:.3f} cycles/pixel): "
                 f"that frequency is reported as a lower bound (quality['f{name[2:]}0_limited'])"
             )
-    record: list[str] = []
-    for message in messages:
-        if warn:
-            warn_assumption(message, record, category=MTFWarning, stacklevel=3)
-        elif message not in record:
-            record.append(message)
+    record = record_quality_warnings(messages, warn=warn)
 
     quality = {
         "contrast": contrast,

@@ -38,10 +38,10 @@ from ._mtf import (
     check_mtf_image,
     check_roi,
     crop,
+    record_quality_warnings,
     first_downward,
     unit_label,
 )
-from ._checks import warn_assumption
 from ._validate import check_pixel_size
 
 __all__ = ["mtf_point_source", "bead_transform"]
@@ -317,12 +317,7 @@ def mtf_point_source(
                 f"the MTF stays above {name} up to the last ring ({value:.3f} cycles/pixel): that frequency "
                 f"is reported as a lower bound (quality['f{name[2:]}0_limited'])"
             )
-    record: list[str] = []
-    for message in messages:
-        if warn:
-            warn_assumption(message, record, category=MTFWarning, stacklevel=3)
-        elif message not in record:
-            record.append(message)
+    record = record_quality_warnings(messages, warn=warn)
 
     # intensity centroid of the bead (positive part), image coordinates
     positive = np.clip(psf, 0.0, None)
